@@ -1,0 +1,175 @@
+'use strict';
+// Shared test helpers: loopback TCP servers and raw peers that send
+// hand-built bytes, in-memory duplex pairs, and an encoder for NetBIOS names
+// written from RFC 1001 section 14 independently of the Rust core.
+
+const net = require('net');
+const { Duplex } = require('stream');
+const { once } = require('events');
+
+const TIMEOUT = 5000;
+
+/** Resolves with [value...] of the next `event`, rejecting after `ms`. */
+function nextEvent(emitter, event, ms = TIMEOUT) {
+  return once(emitter, event, { signal: AbortSignal.timeout(ms) });
+}
+
+/** A TCP server on 127.0.0.1 with an OS-chosen port. */
+async function listen(onConnection) {
+  const server = net.createServer(onConnection);
+  server.listen(0, '127.0.0.1');
+  await nextEvent(server, 'listening');
+  return { server, port: server.address().port };
+}
+
+/**
+ * A raw TCP peer on loopback. `accepted()` resolves with the next accepted
+ * socket; `reader(socket)` gives `read(n)`, which resolves with exactly the
+ * next n bytes that socket received.
+ */
+async function rawServer() {
+  const queue = [];
+  const waiting = [];
+  const { server, port } = await listen((socket) => {
+    socket.on('error', () => {});
+    if (waiting.length) waiting.shift()(socket);
+    else queue.push(socket);
+  });
+  return {
+    server,
+    port,
+    accepted() {
+      if (queue.length) return Promise.resolve(queue.shift());
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no connection arrived')), TIMEOUT);
+        waiting.push((socket) => {
+          clearTimeout(timer);
+          resolve(socket);
+        });
+      });
+    },
+    close() {
+      server.close();
+    },
+  };
+}
+
+/** Reads exact byte counts from a stream, in order. */
+function reader(stream) {
+  let buffered = Buffer.alloc(0);
+  let pending = null;
+  let ended = false;
+  const check = () => {
+    if (!pending) return;
+    if (buffered.length >= pending.n) {
+      const out = buffered.subarray(0, pending.n);
+      buffered = buffered.subarray(pending.n);
+      const { resolve, timer } = pending;
+      pending = null;
+      clearTimeout(timer);
+      resolve(Buffer.from(out));
+    } else if (ended) {
+      const { reject, timer } = pending;
+      pending = null;
+      clearTimeout(timer);
+      reject(new Error(`stream ended after ${buffered.length} bytes`));
+    }
+  };
+  stream.on('data', (chunk) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    check();
+  });
+  stream.on('end', () => {
+    ended = true;
+    check();
+  });
+  return {
+    read(n, ms = TIMEOUT) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} bytes`)), ms);
+        pending = { n, resolve, reject, timer };
+        check();
+      });
+    },
+    /** Everything received until the stream ends. */
+    async rest(ms = TIMEOUT) {
+      if (!ended) await nextEvent(stream, 'end', ms);
+      const out = buffered;
+      buffered = Buffer.alloc(0);
+      return out;
+    },
+  };
+}
+
+/** Two in-memory duplex streams wired to each other. */
+function duplexPair() {
+  const make = () =>
+    new Duplex({
+      read() {},
+      write(chunk, encoding, callback) {
+        this.peer.push(Buffer.from(chunk));
+        callback();
+      },
+      final(callback) {
+        this.peer.push(null);
+        callback();
+      },
+      destroy(error, callback) {
+        if (!this.peer.destroyed) this.peer.push(null);
+        callback(error);
+      },
+    });
+  const a = make();
+  const b = make();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
+
+/** Second-level encoding of a NetBIOS name (RFC 1001 section 14). */
+function encodeName(name, suffix = 0x20, scope = '') {
+  const raw = Buffer.alloc(16, 0x20);
+  raw.write(name, 0, 'latin1');
+  raw[15] = suffix;
+  const out = [0x20];
+  for (const byte of raw) out.push(0x41 + (byte >> 4), 0x41 + (byte & 0x0f));
+  if (scope) {
+    for (const label of scope.split('.')) {
+      out.push(label.length, ...Buffer.from(label, 'latin1'));
+    }
+  }
+  out.push(0);
+  return Buffer.from(out);
+}
+
+/** A SESSION REQUEST frame, called name first. */
+function requestFrame(called, calling) {
+  const trailer = Buffer.concat([called, calling]);
+  const header = Buffer.from([0x81, 0, trailer.length >> 8, trailer.length & 0xff]);
+  return Buffer.concat([header, trailer]);
+}
+
+/** A NetBIOS SESSION MESSAGE frame with the RFC 1002 length bit. */
+function messageFrame(payload) {
+  const n = payload.length;
+  return Buffer.concat([Buffer.from([0x00, n >> 16, (n >> 8) & 0xff, n & 0xff]), payload]);
+}
+
+/** Resolves once `stream` has emitted 'close'. */
+function closed(stream, ms = TIMEOUT) {
+  if (stream.destroyed && stream.closed) return Promise.resolve();
+  return nextEvent(stream, 'close', ms);
+}
+
+module.exports = {
+  TIMEOUT,
+  nextEvent,
+  listen,
+  rawServer,
+  reader,
+  duplexPair,
+  encodeName,
+  requestFrame,
+  messageFrame,
+  closed,
+};

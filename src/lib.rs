@@ -1,0 +1,332 @@
+//! napi binding: exposes `netbios-session-core` to `lib/session.js`.
+//! Protocol decisions stay in the core; this file converts values only.
+//!
+//! Decoding is one call per socket chunk. Events are written into a
+//! `Uint32Array` the caller owns, as `[kind, a, b]` triples after a two-word
+//! prefix `[offset reached, event count]`; message payloads are byte ranges
+//! of the chunk, so JS takes `subarray` views and nothing is allocated here.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use netbios_session_core::{
+    negative_reason, Config, Event, NetbiosName, ProtocolError, Role, Session,
+};
+
+// Event kinds; lib/native.js has the same numbers.
+const MESSAGE: u32 = 1;
+const MESSAGE_FIRST: u32 = 2;
+const MESSAGE_MORE: u32 = 3;
+const MESSAGE_LAST: u32 = 4;
+const KEEP_ALIVE: u32 = 5;
+const REQUEST: u32 = 6;
+const POSITIVE: u32 = 7;
+const NEGATIVE: u32 = 8;
+const RETARGET: u32 = 9;
+const PROTOCOL_ERROR: u32 = 10;
+
+const PREFIX: usize = 2;
+const EVENT_WORDS: usize = 3;
+
+/// A NetBIOS name as JS sees it: text whose characters are the name's bytes (Latin-1).
+#[napi(object)]
+pub struct NameParts {
+    pub name: String,
+    pub suffix: u32,
+    pub scope: String,
+}
+
+/// The two names of a received SESSION REQUEST.
+#[napi(object)]
+pub struct RequestNames {
+    pub called: NameParts,
+    pub calling: NameParts,
+}
+
+fn latin1_bytes(text: &str, what: &str) -> Result<Vec<u8>> {
+    text.chars()
+        .map(u8::try_from)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| {
+            Error::new(
+                Status::InvalidArg,
+                format!("NetBIOS {what} {text:?} has a character outside Latin-1; expected one byte per character"),
+            )
+        })
+}
+
+fn latin1_text(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+fn to_name(parts: &NameParts) -> Result<NetbiosName> {
+    let suffix = u8::try_from(parts.suffix).map_err(|_| {
+        Error::new(
+            Status::InvalidArg,
+            format!(
+                "NetBIOS suffix {} is out of range; expected 0 to 255",
+                parts.suffix
+            ),
+        )
+    })?;
+    let name = latin1_bytes(&parts.name, "name")?;
+    let scope = latin1_bytes(&parts.scope, "scope ID")?;
+    NetbiosName::new(name, suffix, scope).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
+}
+
+fn from_name(name: &NetbiosName) -> NameParts {
+    NameParts {
+        name: latin1_text(name.name()),
+        suffix: u32::from(name.suffix()),
+        scope: latin1_text(name.scope()),
+    }
+}
+
+/// Throws a descriptive error if the name cannot be encoded.
+#[napi]
+pub fn check_name(parts: NameParts) -> Result<()> {
+    to_name(&parts).map(drop)
+}
+
+/// Throws a descriptive error if the options contradict each other.
+#[napi]
+pub fn check_config(direct: bool, legacy_length_bit: bool, max_message_length: u32) -> Result<()> {
+    let role = if direct { Role::Direct } else { Role::Called };
+    let config = Config {
+        legacy_length_bit,
+        max_message_length,
+    };
+    Session::new(role, config)
+        .map(drop)
+        .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
+}
+
+/// A NEGATIVE SESSION RESPONSE code and RFC 1002's text for it.
+#[napi(object)]
+pub struct NegativeReason {
+    pub code: u32,
+    pub reason: String,
+}
+
+/// Every code RFC 1002 names, so JS can map reasons both ways.
+#[napi]
+pub fn negative_reasons() -> Vec<NegativeReason> {
+    (0..=u8::MAX)
+        .filter_map(|code| {
+            negative_reason(code).map(|reason| NegativeReason {
+                code: u32::from(code),
+                reason: reason.to_owned(),
+            })
+        })
+        .collect()
+}
+
+#[napi]
+pub struct NativeSession {
+    /// `None` once closed: the core's buffers are released then, not at GC.
+    session: Option<Session>,
+    request: Option<RequestNames>,
+    error: Option<String>,
+}
+
+#[napi]
+impl NativeSession {
+    /// `role` is "caller", "called" or "direct".
+    #[napi(constructor)]
+    pub fn new(role: String, legacy_length_bit: bool, max_message_length: u32) -> Result<Self> {
+        let role = match role.as_str() {
+            "caller" => Role::Caller,
+            "called" => Role::Called,
+            "direct" => Role::Direct,
+            other => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("unknown role {other:?}"),
+                ))
+            }
+        };
+        let config = Config {
+            legacy_length_bit,
+            max_message_length,
+        };
+        let session = Session::new(role, config)
+            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
+        Ok(Self {
+            session: Some(session),
+            request: None,
+            error: None,
+        })
+    }
+
+    fn core(&mut self) -> Result<&mut Session> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| Error::new(Status::GenericFailure, "the session is closed"))
+    }
+
+    /// Decodes `chunk` from `offset` until it is used up or `events` is full.
+    /// Returns the number of events; `events[0]` is the offset reached.
+    #[napi]
+    pub fn feed(&mut self, chunk: &[u8], offset: u32, mut events: Uint32ArraySlice) -> u32 {
+        // SAFETY: JS is single-threaded and blocked in this call, so nothing
+        // else touches the array while the slice lives.
+        let events = unsafe { events.as_mut() };
+        let capacity = events.len().saturating_sub(PREFIX) / EVENT_WORDS;
+        let mut pos = offset as usize;
+        let mut count = 0;
+        if let Some(session) = self.session.as_mut() {
+            while count < capacity {
+                let Some(event) = session.next_event(chunk, &mut pos) else {
+                    break;
+                };
+                let (kind, a, b) = match event {
+                    Event::Message { range, first, last } => {
+                        let kind = match (first, last) {
+                            (true, true) => MESSAGE,
+                            (true, false) => MESSAGE_FIRST,
+                            (false, false) => MESSAGE_MORE,
+                            (false, true) => MESSAGE_LAST,
+                        };
+                        (kind, range.start as u32, range.end as u32)
+                    }
+                    Event::KeepAlive => (KEEP_ALIVE, 0, 0),
+                    Event::Request { called, calling } => {
+                        self.request = Some(RequestNames {
+                            called: from_name(&called),
+                            calling: from_name(&calling),
+                        });
+                        (REQUEST, 0, 0)
+                    }
+                    Event::Positive => (POSITIVE, 0, 0),
+                    Event::Negative { code } => (NEGATIVE, u32::from(code), 0),
+                    Event::Retarget { addr, port } => (RETARGET, u32::from(addr), u32::from(port)),
+                    Event::Error(error) => {
+                        self.error = Some(error.to_string());
+                        (PROTOCOL_ERROR, 0, 0)
+                    }
+                };
+                let at = PREFIX + count * EVENT_WORDS;
+                events[at..at + EVENT_WORDS].copy_from_slice(&[kind, a, b]);
+                count += 1;
+            }
+        } else {
+            pos = chunk.len();
+        }
+        if let Some(prefix) = events.get_mut(..PREFIX) {
+            prefix.copy_from_slice(&[pos as u32, count as u32]);
+        }
+        count as u32
+    }
+
+    /// The names of the SESSION REQUEST just reported, once.
+    #[napi]
+    pub fn take_request(&mut self) -> Option<RequestNames> {
+        self.request.take()
+    }
+
+    /// The message of the protocol error just reported, once.
+    #[napi]
+    pub fn take_error(&mut self) -> Option<String> {
+        self.error.take()
+    }
+
+    /// The peer ended its stream: returns an error message if that cut a frame.
+    #[napi]
+    pub fn end_of_input(&mut self) -> Option<String> {
+        let session = self.session.as_mut()?;
+        session
+            .end_of_input()
+            .err()
+            .map(|e: ProtocolError| e.to_string())
+    }
+
+    /// The SESSION REQUEST bytes for `called` and `calling`.
+    #[napi]
+    pub fn request<'env>(
+        &mut self,
+        env: &'env Env,
+        called: NameParts,
+        calling: NameParts,
+    ) -> Result<BufferSlice<'env>> {
+        let (called, calling) = (to_name(&called)?, to_name(&calling)?);
+        self.command(env, |s| s.request(&called, &calling))
+    }
+
+    /// The POSITIVE SESSION RESPONSE bytes; the session is established.
+    #[napi]
+    pub fn accept<'env>(&mut self, env: &'env Env) -> Result<BufferSlice<'env>> {
+        self.command(env, Session::accept)
+    }
+
+    /// The NEGATIVE SESSION RESPONSE bytes for `code`.
+    #[napi]
+    pub fn reject<'env>(&mut self, env: &'env Env, code: u32) -> Result<BufferSlice<'env>> {
+        let code = u8::try_from(code).map_err(|_| {
+            Error::new(
+                Status::InvalidArg,
+                format!("error code {code} is not a byte"),
+            )
+        })?;
+        self.command(env, |s| s.reject(code))
+    }
+
+    fn command<'env>(
+        &mut self,
+        env: &'env Env,
+        command: impl FnOnce(
+            &mut Session,
+        ) -> std::result::Result<(), netbios_session_core::CommandError>,
+    ) -> Result<BufferSlice<'env>> {
+        let session = self.core()?;
+        command(session).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+        let bytes = session.poll_transmit().unwrap_or_default();
+        BufferSlice::copy_from(env, bytes)
+    }
+
+    /// Writes the 4-byte SESSION MESSAGE header for `length` into `out[offset..]`.
+    /// Returns an error message instead if the message cannot be sent.
+    #[napi]
+    pub fn message_header(
+        &mut self,
+        length: f64,
+        mut out: BufferSlice,
+        offset: u32,
+    ) -> Option<String> {
+        let session = match self.session.as_ref() {
+            Some(session) => session,
+            None => return Some("Cannot send a SESSION MESSAGE: the session is closed".into()),
+        };
+        // JS lengths are doubles; anything not a small whole number is too long.
+        let length = if length >= 0.0 && length <= u32::MAX as f64 {
+            length as usize
+        } else {
+            usize::MAX
+        };
+        match session.message_header(length) {
+            Ok(header) => {
+                let at = offset as usize;
+                match out.get_mut(at..at + header.len()) {
+                    Some(target) => {
+                        target.copy_from_slice(&header);
+                        None
+                    }
+                    None => Some("header target buffer is too small".into()),
+                }
+            }
+            Err(error) => Some(error.to_string()),
+        }
+    }
+
+    /// The effective message size limit.
+    #[napi(getter)]
+    pub fn max_message_length(&self) -> u32 {
+        self.session.as_ref().map_or(0, Session::max_message_length)
+    }
+
+    /// Releases the core now; every later call is a no-op or an error.
+    #[napi]
+    pub fn close(&mut self) {
+        self.session = None;
+        self.request = None;
+        self.error = None;
+    }
+}

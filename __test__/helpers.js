@@ -11,7 +11,11 @@ const TIMEOUT = 5000;
 
 /** Resolves with [value...] of the next `event`, rejecting after `ms`. */
 function nextEvent(emitter, event, ms = TIMEOUT) {
-  return once(emitter, event, { signal: AbortSignal.timeout(ms) });
+  // A ref'd timer (AbortSignal.timeout's is not), so waiting on in-memory
+  // streams fails with a timeout instead of an empty event loop.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`timed out waiting for '${event}'`)), ms);
+  return once(emitter, event, { signal: controller.signal }).finally(() => clearTimeout(timer));
 }
 
 /** A TCP server on 127.0.0.1 with an OS-chosen port. */
@@ -161,6 +165,66 @@ function closed(stream, ms = TIMEOUT) {
   return nextEvent(stream, 'close', ms);
 }
 
+/** Bytes from a hex string such as '82 00 00 00' (whitespace ignored). */
+function fromHex(text) {
+  return Buffer.from(text.replace(/\s+/g, ''), 'hex');
+}
+
+/** A raw TCP client on loopback, connected; socket errors (e.g. ECONNRESET) are swallowed. */
+async function rawClient(port) {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  socket.on('error', () => {});
+  await nextEvent(socket, 'connect');
+  return socket;
+}
+
+/** Resolves after pending I/O callbacks and ticks have run (no timers, no timing). */
+function settle(rounds = 3) {
+  let p = Promise.resolve();
+  for (let i = 0; i < rounds; i++) p = p.then(() => new Promise((resolve) => setImmediate(resolve)));
+  return p;
+}
+
+/**
+ * Records uncaught exceptions and unhandled rejections while active.
+ * `stop()` removes the listeners and returns what was seen.
+ */
+function watchUncaught() {
+  const seen = [];
+  const record = (error) => seen.push(error);
+  process.on('uncaughtException', record);
+  process.on('unhandledRejection', record);
+  return {
+    seen,
+    stop() {
+      process.off('uncaughtException', record);
+      process.off('unhandledRejection', record);
+      return seen;
+    },
+  };
+}
+
+/** Rejects if `promise` has not settled within `ms` (a bound, never a timing assertion). */
+function withTimeout(promise, what = 'operation', ms = TIMEOUT) {
+  let timer;
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Records every emission of the named events: `log` is [{event, args}] in order. */
+function recordEvents(emitter, events) {
+  const log = [];
+  for (const event of events) emitter.on(event, (...args) => log.push({ event, args }));
+  return {
+    log,
+    of(event) {
+      return log.filter((entry) => entry.event === event).map((entry) => entry.args);
+    },
+  };
+}
+
 module.exports = {
   TIMEOUT,
   nextEvent,
@@ -172,4 +236,10 @@ module.exports = {
   requestFrame,
   messageFrame,
   closed,
+  fromHex,
+  rawClient,
+  settle,
+  watchUncaught,
+  withTimeout,
+  recordEvents,
 };

@@ -1,0 +1,71 @@
+'use strict';
+// COMPAT.md difference 6: RFC 1002's length bit (0x01) by default, 0.1.6's
+// (0x80) by opt-in with legacyLengthBit.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('net');
+
+const NetbiosSession = require('..');
+const { listen, reader, closed, encodeName, requestFrame } = require('./helpers');
+
+async function calledNode(options) {
+  const sessions = [];
+  const { server, port } = await listen((socket) => {
+    const session = new NetbiosSession(options);
+    sessions.push(session);
+    session.on('error', () => {});
+    session.attach(socket, (error, request) => request.accept());
+    session.on('message', (message) => session.write(message));
+  });
+  const client = net.connect(port, '127.0.0.1');
+  const clientReader = reader(client);
+  client.write(requestFrame(encodeName('SRV', 0x20), encodeName('CLI', 0x00)));
+  assert.deepEqual([...(await clientReader.read(4))], [0x82, 0, 0, 0]);
+  return { server, client, clientReader, sessions };
+}
+
+test('COMPAT 6: legacyLengthBit reads and writes 0.1.6 frames (E bit 0x80): 70000 bytes -> 00 80 11 70', async () => {
+  const { server, client, clientReader } = await calledNode({ legacyLengthBit: true });
+  const payload = Buffer.alloc(70000, 0x5a);
+  client.write(Buffer.concat([Buffer.from([0x00, 0x80, 0x11, 0x70]), payload]));
+  assert.deepEqual([...(await clientReader.read(4))], [0x00, 0x80, 0x11, 0x70]);
+  assert.ok((await clientReader.read(70000)).equals(payload));
+  client.end();
+  await closed(client);
+  server.close();
+});
+
+test('COMPAT 6: by default the E bit is 0x01; a 0.1.6-style 0x80 frame is a protocol error', async () => {
+  const { server, client, clientReader, sessions } = await calledNode({});
+  const payload = Buffer.alloc(70000, 0x33);
+  client.write(Buffer.concat([Buffer.from([0x00, 0x01, 0x11, 0x70]), payload]));
+  assert.deepEqual([...(await clientReader.read(4))], [0x00, 0x01, 0x11, 0x70]);
+  assert.ok((await clientReader.read(70000)).equals(payload));
+  const failed = new Promise((resolve) => sessions[0].once('error', resolve));
+  client.write(Buffer.from([0x00, 0x80, 0x11, 0x70]));
+  const error = await failed;
+  assert.equal(error.code, 'ERR_NETBIOS_PROTOCOL');
+  assert.match(error.message, /FLAGS 0x80: reserved bits 0x80 are set/);
+  await closed(client);
+  server.close();
+});
+
+test('COMPAT 6: two legacy sessions exchange 64 KiB+ messages with each other', async () => {
+  const { server, port } = await listen((socket) => {
+    const session = new NetbiosSession({ legacyLengthBit: true, autoAccept: true });
+    session.attach(socket);
+    session.on('message', (message) => session.write(message));
+  });
+  const caller = new NetbiosSession({ legacyLengthBit: true });
+  await new Promise((resolve, reject) =>
+    caller.connect(port, '127.0.0.1', 'SRV', 'CLI', (error) => (error ? reject(error) : resolve()))
+  );
+  const payload = Buffer.alloc(131071, 0x11);
+  const echoed = new Promise((resolve) => caller.once('message', resolve));
+  caller.write(payload);
+  assert.ok((await echoed).equals(payload));
+  caller.end();
+  await new Promise((resolve) => caller.once('close', resolve));
+  server.close();
+});

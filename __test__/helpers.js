@@ -213,14 +213,44 @@ function withTimeout(promise, what = 'operation', ms = TIMEOUT) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Records every emission of the named events: `log` is [{event, args}] in order. */
+/**
+ * Records every emission of the named events: `log` is [{event, args}] in
+ * order. `count(event)` resolves once `event` has been seen `n` times in all
+ * (including emissions before the call), rejecting after `ms`.
+ */
 function recordEvents(emitter, events) {
   const log = [];
-  for (const event of events) emitter.on(event, (...args) => log.push({ event, args }));
+  const waiters = [];
+  const of = (event) => log.filter((entry) => entry.event === event).map((entry) => entry.args);
+  const check = () => {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const waiter = waiters[i];
+      if (of(waiter.event).length >= waiter.n) {
+        waiters.splice(i, 1);
+        clearTimeout(waiter.timer);
+        waiter.resolve(of(waiter.event));
+      }
+    }
+  };
+  for (const event of events) {
+    emitter.on(event, (...args) => {
+      log.push({ event, args });
+      check();
+    });
+  }
   return {
     log,
-    of(event) {
-      return log.filter((entry) => entry.event === event).map((entry) => entry.args);
+    of,
+    count(event, n, ms = TIMEOUT) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`timed out waiting for ${n} '${event}' events (saw ${of(event).length})`));
+        }, ms);
+        const waiter = { event, n, resolve, timer };
+        waiters.push(waiter);
+        check();
+      });
     },
   };
 }

@@ -145,6 +145,7 @@ class NetbiosSession extends EventEmitter {
     this._pumping = false;
     this._connectPending = false;
     this._endPending = false;
+    this._closePending = false;
     this._parts = null;
     this._partsLength = 0;
     this._onData = this._onData.bind(this);
@@ -382,6 +383,10 @@ class NetbiosSession extends EventEmitter {
       this._endPending = false;
       this._finishEnd();
     }
+    if (backlog.length === 0 && this._closePending) {
+      this._closePending = false;
+      this._finishClose();
+    }
     this._updateFlow();
   }
 
@@ -474,6 +479,16 @@ class NetbiosSession extends EventEmitter {
   }
 
   _onClose() {
+    // Messages that arrived before the close but are held (paused) are still
+    // delivered; 'close' follows them.
+    if (this._backlog.length > 0 && this._native !== null && this._state === State.ESTABLISHED) {
+      this._closePending = true;
+      return;
+    }
+    this._finishClose();
+  }
+
+  _finishClose() {
     const callback = this._takePendingCallback();
     this._state = State.CLOSED;
     this._releaseNative();
@@ -518,14 +533,16 @@ class NetbiosSession extends EventEmitter {
     }
   }
 
+  // If the core already failed on bytes pipelined behind the request, the
+  // answer is dropped: the protocol error queued behind the request follows.
   _accept() {
-    if (this._state !== State.AWAITING_DECISION) return;
+    if (this._state !== State.AWAITING_DECISION || this._native.failed) return;
     this._socket.write(this._native.accept());
     this._establish();
   }
 
   _reject(reason) {
-    if (this._state !== State.AWAITING_DECISION) return;
+    if (this._state !== State.AWAITING_DECISION || this._native.failed) return;
     let code = CODE_BY_REASON.get(reason);
     if (code === undefined) code = REASON_BY_CODE.has(reason) ? reason : UNSPECIFIED_ERROR;
     const response = this._native.reject(code);

@@ -9,7 +9,7 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use netbios_session_core::{
-    negative_reason, Config, Event, NetbiosName, ProtocolError, Role, Session,
+    negative_reason, Config, Event, NetbiosName, Phase, ProtocolError, Role, Session,
 };
 
 // Event kinds; lib/native.js has the same numbers.
@@ -314,6 +314,16 @@ impl NativeSession {
             }
             Err(error) => Some(error.to_string()),
         }
+    }
+
+    /// True once the peer broke the protocol (or the session was closed).
+    /// A chunk is decoded ahead of delivery, so the core can have failed on
+    /// bytes that follow an event JS is still handling.
+    #[napi(getter)]
+    pub fn failed(&self) -> bool {
+        self.session
+            .as_ref()
+            .is_none_or(|s| s.phase() == Phase::Failed)
     }
 
     /// The effective message size limit.

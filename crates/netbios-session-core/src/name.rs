@@ -44,10 +44,13 @@ impl fmt::Display for NameError {
             Self::ScopeLabelTooLong(len) => {
                 write!(f, "scope ID label is {len} bytes long; expected at most {MAX_LABEL_LEN}")
             }
-            Self::EncodedTooLong => write!(f, "encoded name is longer than {MAX_ENCODED_LEN} bytes"),
+            Self::EncodedTooLong => write!(
+                f,
+                "encoded name is longer than {MAX_ENCODED_LEN} bytes; expected at most {MAX_ENCODED_LEN} (the DNS limit)"
+            ),
             Self::Truncated { needed, available } => write!(
                 f,
-                "encoded name is cut short: needed {needed} bytes, only {available} present (missing terminator?)"
+                "encoded name is cut short: {needed} bytes needed, {available} present; expected labels ending in a zero byte"
             ),
             Self::FirstLabelLength(len) => write!(
                 f,
@@ -55,7 +58,8 @@ impl fmt::Display for NameError {
             ),
             Self::CompressionPointer { offset } => write!(
                 f,
-                "encoded name has a compression pointer at byte {offset}; pointers are not allowed in a session request"
+                "encoded name has a compression pointer at byte {offset}; expected a label length of 0 to 63 \
+                 (a pointer has nothing to point to in a session request)"
             ),
             Self::ReservedLabelType { offset, byte } => write!(
                 f,

@@ -1,0 +1,519 @@
+'use strict';
+// attach(): the called side of the handshake, the default policy without a
+// callback, the already-active check and direct mode. Every handshake test
+// runs over real loopback TCP and over an in-memory duplex pair.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('net');
+
+const NetbiosSession = require('..');
+const {
+  nextEvent,
+  listen,
+  reader,
+  duplexPair,
+  encodeName,
+  requestFrame,
+  messageFrame,
+} = require('./helpers');
+
+const POSITIVE = Buffer.from([0x82, 0x00, 0x00, 0x00]);
+
+const REASONS = [
+  ['Not listening on called name', 0x80],
+  ['Not listening for calling name', 0x81],
+  ['Called name not present', 0x82],
+  ['Called name present, but insufficient resources', 0x83],
+  ['Unspecified error', 0x8f],
+];
+
+/**
+ * Transports a session can be attached to. Each returns `local` (handed to
+ * attach()), `remote` (the raw peer's end), `peer` (a reader on `remote`)
+ * and `close()`.
+ */
+const TRANSPORTS = {
+  async tcp() {
+    let resolveAccepted;
+    const accepted = new Promise((resolve) => {
+      resolveAccepted = resolve;
+    });
+    const { server, port } = await listen((socket) => resolveAccepted(socket));
+    const remote = net.connect(port, '127.0.0.1');
+    remote.on('error', () => {});
+    await nextEvent(remote, 'connect');
+    const local = await accepted;
+    local.on('error', () => {});
+    return {
+      local,
+      remote,
+      peer: reader(remote),
+      close() {
+        remote.destroy();
+        local.destroy();
+        server.close();
+      },
+    };
+  },
+  async memory() {
+    const [local, remote] = duplexPair();
+    return {
+      local,
+      remote,
+      peer: reader(remote),
+      close() {
+        remote.destroy();
+        local.destroy();
+      },
+    };
+  },
+};
+
+/** Registers `body(t, transport)` once per transport. */
+function bothTransports(title, body) {
+  for (const [kind, open] of Object.entries(TRANSPORTS)) {
+    test(`${title} (${kind})`, async (t) => {
+      const transport = await open();
+      t.after(() => transport.close());
+      await body(t, transport);
+    });
+  }
+}
+
+/** Resolves with the `request` handed to attach()'s callback. */
+function attachAndWait(session, socket) {
+  return new Promise((resolve, reject) => {
+    session.attach(socket, (error, request) => {
+      if (error) reject(error);
+      else resolve(request);
+    });
+  });
+}
+
+function defaultRequest() {
+  return requestFrame(encodeName('DST', 0x20), encodeName('Src', 0x00));
+}
+
+/** Lets pending I/O and timers run, so "nothing happened" checks mean something. */
+function settle(ms = 50) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---- the request handed to the callback ------------------------------------
+
+bothTransports('COMPAT attach: waits for one SESSION REQUEST and calls back (null, request) with name objects', async (t, { local, remote }) => {
+  const session = new NetbiosSession();
+  session.on('error', () => {});
+  let calls = 0;
+  const got = new Promise((resolve) => {
+    session.attach(local, (error, request) => {
+      calls += 1;
+      resolve([error, request]);
+    });
+  });
+  // Send the request in two pieces: the callback must wait for all of it.
+  const frame = requestFrame(encodeName('MyServer', 0x20), encodeName('client1', 0x00));
+  remote.write(frame.subarray(0, 20));
+  await settle(20);
+  assert.equal(calls, 0, 'no callback before the whole request arrived');
+  remote.write(frame.subarray(20));
+  const [error, request] = await got;
+  assert.equal(error, null);
+  assert.equal(calls, 1);
+
+  const { callTo, callFrom } = request;
+  assert.equal(callTo.name, 'MyServer', 'name unpadded, case kept');
+  assert.equal(callTo.suffix, 0x20);
+  assert.equal(callTo.scopeId, '');
+  assert.equal(callTo.fqdn, 'MyServer');
+  assert.equal(callTo.usage, 'File Server Service');
+  assert.equal(String(callTo), 'MyServer<20>');
+
+  assert.equal(callFrom.name, 'client1');
+  assert.equal(callFrom.suffix, 0x00);
+  assert.equal(callFrom.scopeId, '');
+  assert.equal(callFrom.fqdn, 'client1');
+  assert.equal(callFrom.usage, 'Workstation Service');
+  assert.equal(callFrom.toString(), 'client1<00>');
+  assert.equal(typeof request.accept, 'function');
+  assert.equal(typeof request.reject, 'function');
+  request.reject();
+});
+
+bothTransports('COMPAT module shape: request names carry scopeId, fqdn, usage and NAME<1b>.scope notation', async (t, { local, remote }) => {
+  const session = new NetbiosSession();
+  session.on('error', () => {});
+  const pending = attachAndWait(session, local);
+  remote.write(requestFrame(encodeName('DST', 0x1b, 'corp.example'), encodeName('WkStn', 0x99, 'corp.example')));
+  const request = await pending;
+  assert.equal(request.callTo.name, 'DST');
+  assert.equal(request.callTo.suffix, 0x1b);
+  assert.equal(request.callTo.scopeId, 'corp.example');
+  assert.equal(request.callTo.fqdn, 'DST.corp.example');
+  assert.equal(request.callTo.usage, 'Domain Master Browser');
+  assert.equal(String(request.callTo), 'DST<1b>.corp.example');
+  assert.equal(request.callFrom.name, 'WkStn');
+  assert.equal(request.callFrom.suffix, 0x99);
+  assert.equal(request.callFrom.usage, 'Unknown', "'Unknown' for a suffix without a usage");
+  assert.equal(String(request.callFrom), 'WkStn<99>.corp.example');
+  request.reject();
+});
+
+// ---- accept -----------------------------------------------------------------
+
+bothTransports('COMPAT attach: request.accept() emits connect and sends a positive response', async (t, { local, remote, peer }) => {
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const pending = attachAndWait(session, local);
+  remote.write(defaultRequest());
+  const request = await pending;
+  let connected = 0;
+  session.on('connect', () => {
+    connected += 1;
+  });
+  request.accept();
+  assert.deepEqual(await peer.read(4), POSITIVE);
+  if (connected === 0) await nextEvent(session, 'connect');
+  assert.equal(connected, 1);
+
+  // The session is established: messages flow both ways.
+  const message = nextEvent(session, 'message');
+  remote.write(messageFrame(Buffer.from('ping')));
+  const [received] = await message;
+  assert.deepEqual(received, Buffer.from('ping'));
+  session.write(Buffer.from('pong'));
+  assert.deepEqual(await peer.read(8), messageFrame(Buffer.from('pong')));
+  session.end();
+});
+
+bothTransports("COMPAT attach: 'connect' from accept() is asynchronous (a listener added after accept() sees it)", async (t, { local, remote, peer }) => {
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const pending = attachAndWait(session, local);
+  remote.write(defaultRequest());
+  const request = await pending;
+  let emitted = false;
+  session.on('connect', () => {
+    emitted = true;
+  });
+  request.accept();
+  assert.equal(emitted, false, "'connect' must not be emitted synchronously inside accept()");
+  await nextEvent(session, 'connect');
+  assert.deepEqual(await peer.read(4), POSITIVE);
+  session.end();
+});
+
+test("COMPAT attach: a message arriving right after accept() is delivered after 'connect' (memory)", async () => {
+  const [local, remote] = duplexPair();
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const order = [];
+  session.on('connect', () => order.push('connect'));
+  session.on('message', (message) => order.push(`message:${message}`));
+  const pending = attachAndWait(session, local);
+  remote.write(defaultRequest());
+  const request = await pending;
+  request.accept();
+  // In memory this reaches the session before 'connect' has been emitted.
+  remote.write(messageFrame(Buffer.from('quick')));
+  await nextEvent(session, 'message');
+  assert.deepEqual(order, ['connect', 'message:quick']);
+  session.end();
+  remote.destroy();
+});
+
+// ---- reject -----------------------------------------------------------------
+
+for (const [reason, code] of REASONS) {
+  bothTransports(
+    `COMPAT attach: request.reject('${reason}') sends 83 00 00 01 ${code.toString(16)} and ends the socket once flushed`,
+    async (t, { local, remote, peer }) => {
+      const session = new NetbiosSession();
+      session.on('error', (error) => assert.fail(error));
+      let connected = false;
+      session.on('connect', () => {
+        connected = true;
+      });
+      const pending = attachAndWait(session, local);
+      remote.write(defaultRequest());
+      const request = await pending;
+      request.reject(reason);
+      assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, code]));
+      // The socket was ended (FIN) after the response: nothing else follows.
+      assert.equal((await peer.rest()).length, 0);
+      assert.equal(connected, false);
+    }
+  );
+}
+
+for (const [label, reason] of [
+  ['an unknown reason', 'No such reason'],
+  ['a missing reason', undefined],
+]) {
+  bothTransports(`COMPAT attach: request.reject() with ${label} sends 0x8F Unspecified error`, async (t, { local, remote, peer }) => {
+    const session = new NetbiosSession();
+    session.on('error', (error) => assert.fail(error));
+    const pending = attachAndWait(session, local);
+    remote.write(defaultRequest());
+    const request = await pending;
+    if (reason === undefined) request.reject();
+    else request.reject(reason);
+    assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, 0x8f]));
+    assert.equal((await peer.rest()).length, 0);
+  });
+}
+
+// ---- request.accept / request.reject become null ---------------------------
+
+for (const answer of ['accept', 'reject']) {
+  bothTransports(`COMPAT attach: after request.${answer}(), request.accept and request.reject are both null`, async (t, { local, remote, peer }) => {
+    const session = new NetbiosSession();
+    session.on('error', (error) => assert.fail(error));
+    const pending = attachAndWait(session, local);
+    remote.write(defaultRequest());
+    const request = await pending;
+    request[answer]();
+    assert.equal(request.accept, null);
+    assert.equal(request.reject, null);
+    const expected = answer === 'accept' ? POSITIVE : Buffer.from([0x83, 0x00, 0x00, 0x01, 0x8f]);
+    assert.deepEqual(await peer.read(expected.length), expected);
+    assert.equal(request.accept, null);
+    assert.equal(request.reject, null);
+    session.end();
+  });
+}
+
+// ---- answering later --------------------------------------------------------
+
+bothTransports('COMPAT attach: request.accept() may be called later, asynchronously', async (t, { local, remote, peer }) => {
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const connected = nextEvent(session, 'connect');
+  session.attach(local, (error, request) => {
+    assert.equal(error, null);
+    setTimeout(() => request.accept(), 30);
+  });
+  remote.write(defaultRequest());
+  await connected;
+  assert.deepEqual(await peer.read(4), POSITIVE);
+  const message = nextEvent(session, 'message');
+  remote.write(messageFrame(Buffer.from('after')));
+  assert.deepEqual((await message)[0], Buffer.from('after'));
+  session.end();
+});
+
+bothTransports('COMPAT attach: request.reject() may be called later, asynchronously', async (t, { local, remote, peer }) => {
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  session.attach(local, (error, request) => {
+    assert.equal(error, null);
+    setTimeout(() => request.reject('Called name not present'), 30);
+  });
+  remote.write(defaultRequest());
+  assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, 0x82]));
+  assert.equal((await peer.rest()).length, 0);
+});
+
+// ---- already active ---------------------------------------------------------
+
+bothTransports(
+  "COMPAT methods: a second attach() on an active session calls back asynchronously with 'Cannot attach Session already active.'",
+  async (t, { local, remote, peer }) => {
+    const session = new NetbiosSession();
+    session.on('error', (error) => assert.fail(error));
+    const pending = attachAndWait(session, local);
+
+    // Active while waiting for the request.
+    const [spare] = duplexPair();
+    let called = false;
+    const second = new Promise((resolve) => {
+      session.attach(spare, (...args) => {
+        called = true;
+        resolve(args);
+      });
+    });
+    assert.equal(called, false, 'the callback must not run before attach() returns');
+    const [error, request] = await second;
+    assert.ok(error instanceof Error);
+    assert.equal(error.message, 'Cannot attach Session already active.');
+    assert.equal(error.code, 'ERR_NETBIOS_ALREADY_ACTIVE');
+    assert.equal(request, undefined);
+
+    // The first attach is unaffected, and once established it is still active.
+    remote.write(defaultRequest());
+    (await pending).accept();
+    await nextEvent(session, 'connect');
+    assert.deepEqual(await peer.read(4), POSITIVE);
+    called = false;
+    const third = new Promise((resolve) => {
+      session.attach(spare, (err) => {
+        called = true;
+        resolve(err);
+      });
+    });
+    assert.equal(called, false);
+    const again = await third;
+    assert.equal(again.message, 'Cannot attach Session already active.');
+    assert.equal(again.code, 'ERR_NETBIOS_ALREADY_ACTIVE');
+    spare.destroy();
+    session.end();
+  }
+);
+
+test("COMPAT methods: attach() on a connecting session calls back asynchronously with 'Cannot attach Session already active.'", async (t) => {
+  const { port, server } = await listen((socket) => socket.on('error', () => {}));
+  t.after(() => server.close());
+  const session = new NetbiosSession();
+  session.on('error', () => {});
+  session.connect(port, '127.0.0.1', 'DST', 'SRC', () => {});
+  const [spare] = duplexPair();
+  let called = false;
+  const result = new Promise((resolve) => {
+    session.attach(spare, (...args) => {
+      called = true;
+      resolve(args);
+    });
+  });
+  assert.equal(called, false, 'the callback must not run before attach() returns');
+  const [error] = await result;
+  assert.equal(error.message, 'Cannot attach Session already active.');
+  assert.equal(error.code, 'ERR_NETBIOS_ALREADY_ACTIVE');
+  session.end();
+});
+
+// ---- default policy without a callback (COMPAT difference 2) ---------------
+
+bothTransports('COMPAT difference 2: attach() without a callback and autoAccept false rejects with 0x80', async (t, { local, remote, peer }) => {
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  let connected = false;
+  session.on('connect', () => {
+    connected = true;
+  });
+  session.attach(local);
+  remote.write(defaultRequest());
+  assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, 0x80]));
+  assert.equal((await peer.rest()).length, 0);
+  assert.equal(connected, false);
+});
+
+bothTransports('COMPAT difference 2: attach() without a callback and explicit autoAccept: false (or null options) rejects with 0x80', async (t, { local, remote, peer }) => {
+  const session = new NetbiosSession({ autoAccept: false });
+  session.on('error', (error) => assert.fail(error));
+  session.attach(local, null);
+  remote.write(defaultRequest());
+  assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, 0x80]));
+  assert.equal((await peer.rest()).length, 0);
+});
+
+bothTransports("COMPAT difference 2: attach() without a callback and autoAccept true accepts and emits 'connect'", async (t, { local, remote, peer }) => {
+  const session = new NetbiosSession({ autoAccept: true });
+  session.on('error', (error) => assert.fail(error));
+  const connected = nextEvent(session, 'connect');
+  session.attach(local);
+  remote.write(defaultRequest());
+  assert.deepEqual(await peer.read(4), POSITIVE);
+  await connected;
+  const message = nextEvent(session, 'message');
+  remote.write(messageFrame(Buffer.from('hello')));
+  assert.deepEqual((await message)[0], Buffer.from('hello'));
+  session.end();
+});
+
+bothTransports('COMPAT attach: with a callback, autoAccept true still hands the request to the callback', async (t, { local, remote, peer }) => {
+  const session = new NetbiosSession({ autoAccept: true });
+  session.on('error', (error) => assert.fail(error));
+  const pending = attachAndWait(session, local);
+  remote.write(defaultRequest());
+  const request = await pending;
+  request.reject('Called name not present');
+  assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, 0x82]));
+});
+
+// ---- a misbehaving caller (COMPAT differences 4 and 7) -----------------------
+
+// A caller must wait for the response, but one that pipelines a SESSION
+// MESSAGE behind its request (same chunk) breaks the protocol: the session
+// reports a protocol error and closes; nothing may be thrown, whichever way
+// the request is answered.
+const ANSWERS = [
+  ['accept() inside the callback', {}, (request) => request.accept()],
+  ['reject() inside the callback', {}, (request) => request.reject('Called name not present')],
+  ['no callback, autoAccept true', { autoAccept: true }, null],
+  ['no callback, autoAccept false', {}, null],
+];
+
+for (const [label, options, answer] of ANSWERS) {
+  bothTransports(
+    `COMPAT difference 4: a SESSION MESSAGE pipelined behind the request is reported, never thrown (${label})`,
+    async (t, { local, remote }) => {
+      const session = new NetbiosSession(options);
+      const errors = [];
+      session.on('error', (error) => errors.push(error));
+      if (answer) {
+        session.attach(local, (error, request) => {
+          assert.equal(error, null);
+          answer(request);
+        });
+      } else {
+        session.attach(local);
+      }
+      const remoteGone = new Promise((resolve) => {
+        remote.on('end', resolve);
+        remote.on('close', resolve);
+      });
+      remote.resume();
+      remote.write(Buffer.concat([defaultRequest(), messageFrame(Buffer.from('too soon'))]));
+      await remoteGone;
+      await settle(10);
+      if (label.startsWith('accept') || label.includes('autoAccept true')) {
+        assert.equal(errors.length, 1, "one 'error' for the protocol violation");
+        assert.equal(errors[0].code, 'ERR_NETBIOS_PROTOCOL');
+      }
+      for (const error of errors) assert.equal(error.code, 'ERR_NETBIOS_PROTOCOL');
+    }
+  );
+}
+
+// ---- direct mode (COMPAT difference 3) --------------------------------------
+
+bothTransports(
+  "COMPAT difference 3: direct attach is established at once and 'connect' is emitted asynchronously",
+  async (t, { local, remote, peer }) => {
+    const session = new NetbiosSession({ direct: true });
+    session.on('error', (error) => assert.fail(error));
+    let connected = 0;
+    session.attach(local);
+    // A listener added right after attach() must still see 'connect'.
+    session.on('connect', () => {
+      connected += 1;
+    });
+    assert.equal(connected, 0);
+    await nextEvent(session, 'connect');
+    assert.equal(connected, 1);
+
+    // No handshake: messages flow both ways at once.
+    const message = nextEvent(session, 'message');
+    remote.write(messageFrame(Buffer.from('from peer')));
+    assert.deepEqual((await message)[0], Buffer.from('from peer'));
+    assert.equal(session.write(Buffer.from('from session')), true);
+    assert.deepEqual(await peer.read(16), messageFrame(Buffer.from('from session')));
+    session.end();
+    assert.equal((await peer.rest()).length, 0);
+  }
+);
+
+test('COMPAT direct: attach() sends nothing of its own before the first message (tcp)', async (t) => {
+  const transport = await TRANSPORTS.tcp();
+  t.after(() => transport.close());
+  const session = new NetbiosSession({ direct: true });
+  session.on('error', (error) => assert.fail(error));
+  session.attach(transport.local);
+  await nextEvent(session, 'connect');
+  session.write(Buffer.alloc(0));
+  // The very first bytes the peer sees are the empty message frame.
+  assert.deepEqual(await transport.peer.read(4), Buffer.from([0, 0, 0, 0]));
+  session.end();
+  assert.equal((await transport.peer.rest()).length, 0);
+});

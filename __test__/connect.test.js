@@ -1,0 +1,629 @@
+'use strict';
+// connect(): the calling side of the handshake against raw loopback peers,
+// every accepted form of name, failures (negative responses, refused
+// connections, bad names), the default port, direct mode and TCP_NODELAY.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('net');
+
+const NBName = require('netbios-name');
+const NetbiosSession = require('..');
+const { nextEvent, rawServer, reader, duplexPair, encodeName, requestFrame, messageFrame, closed } = require('./helpers');
+
+const POSITIVE = Buffer.from([0x82, 0x00, 0x00, 0x00]);
+const DEFAULT_REQUEST = requestFrame(encodeName('DST', 0x20), encodeName('SRC', 0x00));
+
+/** Calls connect() and resolves with the arguments its callback got. */
+function connectAndWait(session, ...args) {
+  return new Promise((resolve) => {
+    session.connect(...args, (...result) => resolve(result));
+  });
+}
+
+/** A raw server plus cleanup registered on `t`. */
+async function server(t) {
+  const raw = await rawServer();
+  t.after(() => raw.close());
+  return raw;
+}
+
+/** Accepts the next connection on `raw` and gives it a reader; destroyed after the test. */
+async function acceptPeer(t, raw) {
+  const socket = await raw.accepted();
+  t.after(() => socket.destroy());
+  return { socket, peer: reader(socket) };
+}
+
+/** Resolves with `true` when a TCP server can listen on `host`, else `false`. */
+function canListen(host) {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(0, host, () => probe.close(() => resolve(true)));
+  });
+}
+
+// ---- success --------------------------------------------------------------
+
+test("COMPAT connect: success calls back after the positive response and emits 'connect'", async (t) => {
+  const raw = await server(t);
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  let calledBack = false;
+  let connected = 0;
+  session.on('connect', () => {
+    connected += 1;
+  });
+  const done = new Promise((resolve) => {
+    session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', (...args) => {
+      calledBack = true;
+      resolve(args);
+    });
+  });
+  const { socket, peer } = await acceptPeer(t, raw);
+  assert.deepEqual(await peer.read(DEFAULT_REQUEST.length), DEFAULT_REQUEST);
+  // Not established until the response arrives.
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(calledBack, false, 'no callback before the positive response');
+  assert.equal(connected, 0, "no 'connect' before the positive response");
+  socket.write(POSITIVE);
+  const args = await done;
+  assert.equal(args[0] == null, true, 'callback gets no error');
+  if (connected === 0) await nextEvent(session, 'connect');
+  assert.equal(connected, 1);
+
+  // Established: messages flow both ways.
+  const message = nextEvent(session, 'message');
+  socket.write(messageFrame(Buffer.from('hi')));
+  assert.deepEqual((await message)[0], Buffer.from('hi'));
+  session.write(Buffer.from('yo'));
+  assert.deepEqual(await peer.read(6), messageFrame(Buffer.from('yo')));
+  session.end();
+  assert.equal((await peer.rest()).length, 0);
+});
+
+test("COMPAT connect: a message in the same chunk as the positive response arrives after 'connect' and the callback", async (t) => {
+  const raw = await server(t);
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const order = [];
+  session.on('connect', () => order.push('connect'));
+  session.on('message', (message) => order.push(`message:${message}`));
+  const done = new Promise((resolve) => {
+    session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', (error) => {
+      order.push(error ? `error:${error.message}` : 'callback');
+      resolve();
+    });
+  });
+  const { socket, peer } = await acceptPeer(t, raw);
+  await peer.read(DEFAULT_REQUEST.length);
+  socket.write(Buffer.concat([POSITIVE, messageFrame(Buffer.from('first'))]));
+  await done;
+  if (order.length < 3) await nextEvent(session, 'message');
+  assert.deepEqual(order, ['connect', 'callback', 'message:first']);
+  session.end();
+});
+
+test('COMPAT difference 1: the 3rd connect() argument is the called name and is written first on the wire', async (t) => {
+  const raw = await server(t);
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const done = connectAndWait(session, raw.port, '127.0.0.1', 'CALLED', 'CALLING');
+  const { socket, peer } = await acceptPeer(t, raw);
+  const header = await peer.read(4);
+  assert.deepEqual(header, Buffer.from([0x81, 0x00, 0x00, 68]));
+  const called = await peer.read(34);
+  const calling = await peer.read(34);
+  assert.deepEqual(called, encodeName('CALLED', 0x20), 'called name (3rd argument) first');
+  assert.deepEqual(calling, encodeName('CALLING', 0x00), 'calling name (4th argument) second');
+  socket.write(POSITIVE);
+  assert.deepEqual(await done, []);
+  session.end();
+});
+
+// ---- forms of names ---------------------------------------------------------
+
+const NAME_FORMS = [
+  {
+    label: 'netbios-name@0.2.0 instances',
+    callTo: () => new NBName({ name: 'DST', suffix: 0x20 }),
+    callFrom: () => new NBName({ fqdn: 'HOST.scope' }),
+    expected: requestFrame(encodeName('DST', 0x20), encodeName('HOST', 0x00, 'scope')),
+  },
+  {
+    label: 'netbios-name@0.2.0 instances with scopes and explicit suffixes',
+    callTo: () => new NBName({ fqdn: 'FileSrv.corp.example', suffix: 0x20 }),
+    callFrom: () => new NBName({ name: 'Me', scopeId: 'corp.example', suffix: 0x03 }),
+    expected: requestFrame(encodeName('FileSrv', 0x20, 'corp.example'), encodeName('Me', 0x03, 'corp.example')),
+  },
+  {
+    label: 'plain {name, suffix} objects',
+    callTo: () => ({ name: 'DST', suffix: 0x20 }),
+    callFrom: () => ({ name: 'SRC', suffix: 0x00 }),
+    expected: DEFAULT_REQUEST,
+  },
+  {
+    label: 'plain objects without suffixes (0x20 for callTo, 0x00 for callFrom)',
+    callTo: () => ({ name: 'DST' }),
+    callFrom: () => ({ name: 'SRC' }),
+    expected: DEFAULT_REQUEST,
+  },
+  {
+    label: "the package's own NetbiosSession.NetbiosName",
+    callTo: () => new NetbiosSession.NetbiosName({ name: 'DST', suffix: 0x20 }),
+    callFrom: () => new NetbiosSession.NetbiosName({ fqdn: 'HOST.scope' }),
+    expected: requestFrame(encodeName('DST', 0x20), encodeName('HOST', 0x00, 'scope')),
+  },
+  {
+    label: 'plain strings (suffix 0x20 for callTo, 0x00 for callFrom by default)',
+    callTo: () => 'DST',
+    callFrom: () => 'SRC',
+    expected: DEFAULT_REQUEST,
+  },
+  {
+    label: 'strings keep case and accept NAME<xx>.scope notation',
+    callTo: () => 'FileSrv<1b>.corp',
+    callFrom: () => 'wkstn.corp',
+    expected: requestFrame(encodeName('FileSrv', 0x1b, 'corp'), encodeName('wkstn', 0x00, 'corp')),
+  },
+];
+
+for (const form of NAME_FORMS) {
+  test(`COMPAT module shape: connect() takes callTo/callFrom as ${form.label}`, async (t) => {
+    const raw = await server(t);
+    const session = new NetbiosSession();
+    session.on('error', (error) => assert.fail(error));
+    const done = connectAndWait(session, raw.port, '127.0.0.1', form.callTo(), form.callFrom());
+    const { socket, peer } = await acceptPeer(t, raw);
+    assert.deepEqual(await peer.read(form.expected.length), form.expected);
+    socket.write(POSITIVE);
+    assert.deepEqual(await done, []);
+    session.end();
+    assert.equal((await peer.rest()).length, 0);
+  });
+}
+
+// ---- negative responses -----------------------------------------------------
+
+test('COMPAT connect: a negative response calls back with "Connection failed with response code [Called name not present]" and closes the socket', async (t) => {
+  const raw = await server(t);
+  const session = new NetbiosSession();
+  let errors = 0;
+  session.on('error', () => {
+    errors += 1;
+  });
+  let connected = false;
+  session.on('connect', () => {
+    connected = true;
+  });
+  const done = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
+  const { socket, peer } = await acceptPeer(t, raw);
+  await peer.read(DEFAULT_REQUEST.length);
+  socket.write(Buffer.from([0x83, 0x00, 0x00, 0x01, 0x82]));
+  const [error] = await done;
+  assert.ok(error instanceof Error);
+  assert.equal(error.message, 'Connection failed with response code [Called name not present]');
+  assert.equal(error.code, 'ERR_NETBIOS_REJECTED');
+  assert.equal(error.errorCode, 0x82);
+  assert.equal(error.reason, 'Called name not present');
+  // The session closed its socket: the peer sees the connection go away.
+  await closed(socket);
+  assert.equal(connected, false);
+  assert.equal(errors, 0, "with a callback the error does not also go to 'error'");
+  // The session is no longer usable.
+  const written = await new Promise((resolve) => session.write(Buffer.from('x'), resolve));
+  assert.equal(written.code, 'ERR_NETBIOS_NOT_CONNECTED');
+});
+
+test('COMPAT connect: a negative response with an unknown code calls back with "[unknown error]"', async (t) => {
+  const raw = await server(t);
+  const session = new NetbiosSession();
+  session.on('error', () => {});
+  const done = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
+  const { socket, peer } = await acceptPeer(t, raw);
+  await peer.read(DEFAULT_REQUEST.length);
+  socket.write(Buffer.from([0x83, 0x00, 0x00, 0x01, 0x99]));
+  const [error] = await done;
+  assert.ok(error instanceof Error);
+  assert.equal(error.message, 'Connection failed with response code [unknown error]');
+  assert.equal(error.code, 'ERR_NETBIOS_REJECTED');
+  assert.equal(error.errorCode, 0x99);
+  await closed(socket);
+});
+
+test("COMPAT connect: without a callback a negative response goes to 'error'", async (t) => {
+  const raw = await server(t);
+  const session = new NetbiosSession();
+  const failed = nextEvent(session, 'error');
+  session.connect(raw.port, '127.0.0.1', 'DST', 'SRC');
+  const { socket, peer } = await acceptPeer(t, raw);
+  await peer.read(DEFAULT_REQUEST.length);
+  socket.write(Buffer.from([0x83, 0x00, 0x00, 0x01, 0x80]));
+  const [error] = await failed;
+  assert.equal(error.message, 'Connection failed with response code [Not listening on called name]');
+  assert.equal(error.code, 'ERR_NETBIOS_REJECTED');
+  assert.equal(error.errorCode, 0x80);
+  await closed(socket);
+});
+
+// ---- refused connections (COMPAT difference 4) ------------------------------
+
+/** A loopback port that was just listening and now is closed. */
+async function closedPort() {
+  const probe = net.createServer();
+  probe.listen(0, '127.0.0.1');
+  await nextEvent(probe, 'listening');
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+test("COMPAT difference 4: connection refused calls back with err.code 'ECONNREFUSED' and does not crash", async () => {
+  const port = await closedPort();
+  const session = new NetbiosSession();
+  let errors = 0;
+  session.on('error', () => {
+    errors += 1;
+  });
+  let returned = false;
+  const done = new Promise((resolve) => {
+    session.connect(port, '127.0.0.1', 'DST', 'SRC', (...args) => resolve([returned, ...args]));
+  });
+  returned = true;
+  const [wasAsync, error] = await done;
+  assert.equal(wasAsync, true, 'callback is asynchronous');
+  assert.ok(error instanceof Error);
+  assert.equal(error.code, 'ECONNREFUSED');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(errors, 0, "with a callback the error does not also go to 'error'");
+});
+
+test("COMPAT difference 4: connection refused without a callback is emitted as 'error'", async () => {
+  const port = await closedPort();
+  const session = new NetbiosSession();
+  const failed = nextEvent(session, 'error');
+  session.connect(port, '127.0.0.1', 'DST', 'SRC');
+  const [error] = await failed;
+  assert.ok(error instanceof Error);
+  assert.equal(error.code, 'ECONNREFUSED');
+});
+
+test("COMPAT difference 4: direct-mode connection refused calls back with err.code 'ECONNREFUSED'", async () => {
+  const port = await closedPort();
+  const session = new NetbiosSession({ direct: true });
+  session.on('error', () => {});
+  const [error] = await new Promise((resolve) => session.connect(port, '127.0.0.1', (...args) => resolve(args)));
+  assert.equal(error.code, 'ECONNREFUSED');
+});
+
+// ---- already active -----------------------------------------------------------
+
+test("COMPAT methods: a second connect() while active calls back asynchronously with 'Cannot connect Session already active.'", async (t) => {
+  const raw = await server(t);
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const first = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
+
+  // While the first connect is under way.
+  let called = false;
+  const second = new Promise((resolve) => {
+    session.connect(raw.port, '127.0.0.1', 'OTHER', 'SRC', (...args) => {
+      called = true;
+      resolve(args);
+    });
+  });
+  assert.equal(called, false, 'the callback must not run before connect() returns');
+  const [error] = await second;
+  assert.ok(error instanceof Error);
+  assert.equal(error.message, 'Cannot connect Session already active.');
+  assert.equal(error.code, 'ERR_NETBIOS_ALREADY_ACTIVE');
+
+  // The first connect goes ahead (only one connection, with the first names).
+  const { socket, peer } = await acceptPeer(t, raw);
+  assert.deepEqual(await peer.read(DEFAULT_REQUEST.length), DEFAULT_REQUEST);
+  socket.write(POSITIVE);
+  assert.deepEqual(await first, []);
+
+  // Once established it is still active.
+  called = false;
+  const third = new Promise((resolve) => {
+    session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', (err) => {
+      called = true;
+      resolve(err);
+    });
+  });
+  assert.equal(called, false);
+  const again = await third;
+  assert.equal(again.message, 'Cannot connect Session already active.');
+  assert.equal(again.code, 'ERR_NETBIOS_ALREADY_ACTIVE');
+  session.end();
+  assert.equal((await peer.rest()).length, 0);
+});
+
+test("COMPAT methods: a second connect() without a callback emits 'error' 'Cannot connect Session already active.'", async (t) => {
+  const raw = await server(t);
+  const session = new NetbiosSession();
+  const done = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
+  const failed = nextEvent(session, 'error');
+  session.connect(raw.port, '127.0.0.1', 'DST', 'SRC');
+  const [error] = await failed;
+  assert.equal(error.message, 'Cannot connect Session already active.');
+  const { socket, peer } = await acceptPeer(t, raw);
+  await peer.read(DEFAULT_REQUEST.length);
+  socket.write(POSITIVE);
+  assert.deepEqual(await done, []);
+  session.end();
+});
+
+test("COMPAT methods: connect() on an attached session calls back asynchronously with 'Cannot connect Session already active.'", async (t) => {
+  const raw = await server(t);
+  const [local, remote] = duplexPair();
+  t.after(() => remote.destroy());
+  const session = new NetbiosSession();
+  session.on('error', () => {});
+  session.attach(local, () => {});
+  let called = false;
+  const result = new Promise((resolve) => {
+    session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', (...args) => {
+      called = true;
+      resolve(args);
+    });
+  });
+  assert.equal(called, false, 'the callback must not run before connect() returns');
+  const [error] = await result;
+  assert.equal(error.message, 'Cannot connect Session already active.');
+  assert.equal(error.code, 'ERR_NETBIOS_ALREADY_ACTIVE');
+  session.end();
+});
+
+test('COMPAT difference 4: connect() with an out-of-range port number calls back with an Error, nothing thrown', async () => {
+  const session = new NetbiosSession();
+  let errors = 0;
+  session.on('error', () => {
+    errors += 1;
+  });
+  let returned = false;
+  const done = new Promise((resolve) => {
+    session.connect(70000, '127.0.0.1', 'DST', 'SRC', (...args) => resolve([returned, ...args]));
+  });
+  returned = true;
+  const [wasAsync, error] = await done;
+  assert.equal(wasAsync, true, 'callback is asynchronous');
+  assert.ok(error instanceof Error);
+  assert.equal(errors, 0);
+});
+
+// ---- hosts --------------------------------------------------------------------
+
+test("COMPAT connect: host may be the IPv6 loopback '::1'", async (t) => {
+  if (!(await canListen('::1'))) {
+    t.skip('IPv6 loopback ::1 is not available here');
+    return;
+  }
+  let resolveAccepted;
+  const accepted = new Promise((resolve) => {
+    resolveAccepted = resolve;
+  });
+  const v6 = net.createServer((socket) => {
+    socket.on('error', () => {});
+    resolveAccepted(socket);
+  });
+  v6.listen(0, '::1');
+  await nextEvent(v6, 'listening');
+  t.after(() => v6.close());
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const done = connectAndWait(session, v6.address().port, '::1', 'DST', 'SRC');
+  const socket = await accepted;
+  t.after(() => socket.destroy());
+  assert.equal(socket.remoteAddress, '::1');
+  const peer = reader(socket);
+  assert.deepEqual(await peer.read(DEFAULT_REQUEST.length), DEFAULT_REQUEST);
+  socket.write(POSITIVE);
+  assert.deepEqual(await done, []);
+  session.end();
+  assert.equal((await peer.rest()).length, 0);
+});
+
+test("COMPAT connect: host may be 'localhost'", async (t) => {
+  // 'localhost' may resolve to ::1 or 127.0.0.1; listen on whichever it gives.
+  const { address, family } = await require('dns').promises.lookup('localhost');
+  let resolveAccepted;
+  const accepted = new Promise((resolve) => {
+    resolveAccepted = resolve;
+  });
+  const local = net.createServer((socket) => {
+    socket.on('error', () => {});
+    resolveAccepted(socket);
+  });
+  local.listen(0, address);
+  await nextEvent(local, 'listening');
+  t.after(() => local.close());
+  assert.ok(family === 4 || family === 6);
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const done = connectAndWait(session, local.address().port, 'localhost', 'DST', 'SRC');
+  const socket = await accepted;
+  t.after(() => socket.destroy());
+  const peer = reader(socket);
+  assert.deepEqual(await peer.read(DEFAULT_REQUEST.length), DEFAULT_REQUEST);
+  socket.write(POSITIVE);
+  assert.deepEqual(await done, []);
+  session.end();
+  assert.equal((await peer.rest()).length, 0);
+});
+
+// ---- invalid names (COMPAT difference 4: reported, never thrown) -------------
+
+const BAD_NAMES = [
+  ['a 16-character callTo string', () => ['ABCDEFGHIJKLMNOP', 'SRC']],
+  ['a 16-character callFrom string', () => ['DST', 'ABCDEFGHIJKLMNOP']],
+  ['a 16-character {name} object', () => [{ name: 'ABCDEFGHIJKLMNOP', suffix: 0x20 }, 'SRC']],
+  ['a netbios-name object whose .error is set', () => [new NBName({ name: 'ABCDEFGHIJKLMNOP', suffix: 0x20 }), 'SRC']],
+  ['a netbios-name object made from an empty fqdn', () => ['DST', new NBName({ fqdn: '.scope' })]],
+];
+
+for (const [label, names] of BAD_NAMES) {
+  test(`COMPAT difference 4: connect() with ${label} calls back with an Error asynchronously, nothing thrown`, async (t) => {
+    const raw = await server(t);
+    let connections = 0;
+    raw.server.on('connection', () => {
+      connections += 1;
+    });
+    const [callTo, callFrom] = names();
+    if (label.includes('.error')) assert.ok(callTo.error instanceof Error, 'netbios-name reports the bad name in .error');
+    const session = new NetbiosSession();
+    let errors = 0;
+    session.on('error', () => {
+      errors += 1;
+    });
+    let returned = false;
+    const done = new Promise((resolve) => {
+      session.connect(raw.port, '127.0.0.1', callTo, callFrom, (...args) => {
+        resolve([returned, ...args]);
+      });
+    });
+    returned = true;
+    const [wasAsync, error] = await done;
+    assert.equal(wasAsync, true, 'callback is asynchronous');
+    assert.ok(error instanceof Error);
+    assert.match(error.code, /^ERR_INVALID_ARG/);
+    assert.equal(errors, 0);
+    // Lets a wrongly opened connection arrive before counting.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(connections, 0, 'no TCP connection is opened for an invalid name');
+  });
+}
+
+test("COMPAT difference 4: connect() with an invalid name and no callback emits 'error', nothing thrown", async () => {
+  const session = new NetbiosSession();
+  const failed = nextEvent(session, 'error');
+  session.connect(139, '127.0.0.1', 'ABCDEFGHIJKLMNOP', 'SRC');
+  const [error] = await failed;
+  assert.ok(error instanceof Error);
+  assert.match(error.code, /^ERR_INVALID_ARG/);
+});
+
+// ---- default port ---------------------------------------------------------------
+
+for (const [label, port] of [
+  ['undefined', undefined],
+  ['null', null],
+  ["a string '445'", '445'],
+]) {
+  test(`COMPAT connect: a non-number port (${label}) means 139`, async (t) => {
+    let resolveAccepted;
+    const accepted = new Promise((resolve) => {
+      resolveAccepted = resolve;
+    });
+    const port139 = net.createServer((socket) => {
+      socket.on('error', () => {});
+      resolveAccepted(socket);
+    });
+    const problem = await new Promise((resolve) => {
+      port139.once('error', (error) => resolve(error));
+      port139.listen(139, '127.0.0.1', () => resolve(null));
+    });
+    if (problem) {
+      if (problem.code === 'EACCES' || problem.code === 'EADDRINUSE') {
+        t.skip(`cannot listen on 127.0.0.1:139 (${problem.code})`);
+        return;
+      }
+      throw problem;
+    }
+    t.after(() => port139.close());
+    const session = new NetbiosSession();
+    session.on('error', (error) => assert.fail(error));
+    const done = connectAndWait(session, port, '127.0.0.1', 'DST', 'SRC');
+    const socket = await accepted;
+    t.after(() => socket.destroy());
+    assert.equal(socket.localPort, 139);
+    const peer = reader(socket);
+    assert.deepEqual(await peer.read(DEFAULT_REQUEST.length), DEFAULT_REQUEST);
+    socket.write(POSITIVE);
+    assert.deepEqual(await done, []);
+    session.end();
+    assert.equal((await peer.rest()).length, 0);
+  });
+}
+
+// ---- direct mode ------------------------------------------------------------------
+
+test("COMPAT direct: connect(port, host, cb) calls back once TCP is up, emits 'connect' and sends no request", async (t) => {
+  const raw = await server(t);
+  const session = new NetbiosSession({ direct: true });
+  session.on('error', (error) => assert.fail(error));
+  let connected = 0;
+  session.on('connect', () => {
+    connected += 1;
+  });
+  const done = connectAndWait(session, raw.port, '127.0.0.1');
+  const { socket, peer } = await acceptPeer(t, raw);
+  // The peer sends nothing; the session is established anyway.
+  assert.deepEqual(await done, []);
+  if (connected === 0) await nextEvent(session, 'connect');
+  assert.equal(connected, 1);
+  // The first bytes on the wire are the first message, not a request.
+  session.write(Buffer.from('abc'));
+  assert.deepEqual(await peer.read(7), Buffer.from([0x00, 0x00, 0x00, 0x03, 0x61, 0x62, 0x63]));
+  const message = nextEvent(session, 'message');
+  socket.write(messageFrame(Buffer.from('back')));
+  assert.deepEqual((await message)[0], Buffer.from('back'));
+  session.end();
+  assert.equal((await peer.rest()).length, 0);
+});
+
+test("COMPAT direct: connect(port, host) without a callback emits 'connect'", async (t) => {
+  const raw = await server(t);
+  const session = new NetbiosSession({ direct: true });
+  session.on('error', (error) => assert.fail(error));
+  const connected = nextEvent(session, 'connect');
+  session.connect(raw.port, '127.0.0.1');
+  await acceptPeer(t, raw);
+  await connected;
+  session.end();
+});
+
+// ---- TCP_NODELAY ------------------------------------------------------------------
+
+test('connect: TCP_NODELAY is on by default', async (t) => {
+  const spy = t.mock.method(net.Socket.prototype, 'setNoDelay');
+  t.after(() => spy.mock.restore());
+  const raw = await server(t);
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const done = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
+  const { socket, peer } = await acceptPeer(t, raw);
+  await peer.read(DEFAULT_REQUEST.length);
+  socket.write(POSITIVE);
+  assert.deepEqual(await done, []);
+  const calls = spy.mock.calls.filter((call) => call.this !== socket);
+  assert.ok(
+    calls.some((call) => call.arguments.length === 0 || call.arguments[0] === true),
+    'setNoDelay(true) was called on the session socket'
+  );
+  assert.ok(!calls.some((call) => call.arguments[0] === false));
+  spy.mock.restore();
+  session.end();
+});
+
+test('connect: TCP_NODELAY stays off with {noDelay: false}', async (t) => {
+  const spy = t.mock.method(net.Socket.prototype, 'setNoDelay');
+  t.after(() => spy.mock.restore());
+  const raw = await server(t);
+  const session = new NetbiosSession({ noDelay: false });
+  session.on('error', (error) => assert.fail(error));
+  const done = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
+  const { socket, peer } = await acceptPeer(t, raw);
+  await peer.read(DEFAULT_REQUEST.length);
+  socket.write(POSITIVE);
+  assert.deepEqual(await done, []);
+  const calls = spy.mock.calls.filter((call) => call.this !== socket);
+  assert.ok(
+    !calls.some((call) => call.arguments.length === 0 || call.arguments[0] === true),
+    'setNoDelay(true) must not be called'
+  );
+  spy.mock.restore();
+  session.end();
+});

@@ -5,10 +5,10 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('net');
 
 const NetbiosSession = require('..');
 const {
+  POSITIVE,
   nextEvent,
   listen,
   reader,
@@ -16,9 +16,11 @@ const {
   encodeName,
   requestFrame,
   messageFrame,
+  delay,
+  tcpPair,
+  asyncCallback,
+  attachAnswering,
 } = require('./helpers');
-
-const POSITIVE = Buffer.from([0x82, 0x00, 0x00, 0x00]);
 
 const REASONS = [
   ['Not listening on called name', 0x80],
@@ -35,26 +37,9 @@ const REASONS = [
  */
 const TRANSPORTS = {
   async tcp() {
-    let resolveAccepted;
-    const accepted = new Promise((resolve) => {
-      resolveAccepted = resolve;
-    });
-    const { server, port } = await listen((socket) => resolveAccepted(socket));
-    const remote = net.connect(port, '127.0.0.1');
-    remote.on('error', () => {});
-    await nextEvent(remote, 'connect');
-    const local = await accepted;
-    local.on('error', () => {});
-    return {
-      local,
-      remote,
-      peer: reader(remote),
-      close() {
-        remote.destroy();
-        local.destroy();
-        server.close();
-      },
-    };
+    const pair = await tcpPair();
+    pair.local.on('error', () => {});
+    return { ...pair, peer: reader(pair.remote) };
   },
   async memory() {
     const [local, remote] = duplexPair();
@@ -95,9 +80,28 @@ function defaultRequest() {
   return requestFrame(encodeName('DST', 0x20), encodeName('Src', 0x00));
 }
 
-/** Lets pending I/O and timers run, so "nothing happened" checks mean something. */
-function settle(ms = 50) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * A new session (`options`; any 'error' fails the test) attach()ed to
+ * `local` with a callback, and the request handed to that callback once the
+ * peer has sent defaultRequest() on `remote`.
+ */
+async function requested(local, remote, options) {
+  const session = new NetbiosSession(options);
+  session.on('error', (error) => assert.fail(error));
+  const pending = attachAndWait(session, local);
+  remote.write(defaultRequest());
+  return { session, request: await pending };
+}
+
+/** A NEGATIVE SESSION RESPONSE with error code `code`. */
+function negative(code) {
+  return Buffer.from([0x83, 0x00, 0x00, 0x01, code]);
+}
+
+/** The peer reads a negative response with `code`, then the end of the stream (the socket was ended once flushed). */
+async function assertRejected(peer, code) {
+  assert.deepEqual(await peer.read(5), negative(code));
+  assert.equal((await peer.rest()).length, 0);
 }
 
 // ---- the request handed to the callback ------------------------------------
@@ -115,7 +119,7 @@ bothTransports('COMPAT attach: waits for one SESSION REQUEST and calls back (nul
   // Send the request in two pieces: the callback must wait for all of it.
   const frame = requestFrame(encodeName('MyServer', 0x20), encodeName('client1', 0x00));
   remote.write(frame.subarray(0, 20));
-  await settle(20);
+  await delay(20);
   assert.equal(calls, 0, 'no callback before the whole request arrived');
   remote.write(frame.subarray(20));
   const [error, request] = await got;
@@ -163,11 +167,7 @@ bothTransports('COMPAT module shape: request names carry scopeId, fqdn, usage an
 // ---- accept -----------------------------------------------------------------
 
 bothTransports('COMPAT attach: request.accept() emits connect and sends a positive response', async (t, { local, remote, peer }) => {
-  const session = new NetbiosSession();
-  session.on('error', (error) => assert.fail(error));
-  const pending = attachAndWait(session, local);
-  remote.write(defaultRequest());
-  const request = await pending;
+  const { session, request } = await requested(local, remote);
   let connected = 0;
   session.on('connect', () => {
     connected += 1;
@@ -188,11 +188,7 @@ bothTransports('COMPAT attach: request.accept() emits connect and sends a positi
 });
 
 bothTransports("COMPAT attach: 'connect' from accept() is asynchronous (a listener added after accept() sees it)", async (t, { local, remote, peer }) => {
-  const session = new NetbiosSession();
-  session.on('error', (error) => assert.fail(error));
-  const pending = attachAndWait(session, local);
-  remote.write(defaultRequest());
-  const request = await pending;
+  const { session, request } = await requested(local, remote);
   let emitted = false;
   session.on('connect', () => {
     emitted = true;
@@ -206,14 +202,10 @@ bothTransports("COMPAT attach: 'connect' from accept() is asynchronous (a listen
 
 test("COMPAT attach: a message arriving right after accept() is delivered after 'connect' (memory)", async () => {
   const [local, remote] = duplexPair();
-  const session = new NetbiosSession();
-  session.on('error', (error) => assert.fail(error));
+  const { session, request } = await requested(local, remote);
   const order = [];
   session.on('connect', () => order.push('connect'));
   session.on('message', (message) => order.push(`message:${message}`));
-  const pending = attachAndWait(session, local);
-  remote.write(defaultRequest());
-  const request = await pending;
   request.accept();
   // In memory this reaches the session before 'connect' has been emitted.
   remote.write(messageFrame(Buffer.from('quick')));
@@ -229,19 +221,14 @@ for (const [reason, code] of REASONS) {
   bothTransports(
     `COMPAT attach: request.reject('${reason}') sends 83 00 00 01 ${code.toString(16)} and ends the socket once flushed`,
     async (t, { local, remote, peer }) => {
-      const session = new NetbiosSession();
-      session.on('error', (error) => assert.fail(error));
+      const { session, request } = await requested(local, remote);
       let connected = false;
       session.on('connect', () => {
         connected = true;
       });
-      const pending = attachAndWait(session, local);
-      remote.write(defaultRequest());
-      const request = await pending;
       request.reject(reason);
-      assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, code]));
       // The socket was ended (FIN) after the response: nothing else follows.
-      assert.equal((await peer.rest()).length, 0);
+      await assertRejected(peer, code);
       assert.equal(connected, false);
     }
   );
@@ -252,15 +239,10 @@ for (const [label, reason] of [
   ['a missing reason', undefined],
 ]) {
   bothTransports(`COMPAT attach: request.reject() with ${label} sends 0x8F Unspecified error`, async (t, { local, remote, peer }) => {
-    const session = new NetbiosSession();
-    session.on('error', (error) => assert.fail(error));
-    const pending = attachAndWait(session, local);
-    remote.write(defaultRequest());
-    const request = await pending;
+    const { request } = await requested(local, remote);
     if (reason === undefined) request.reject();
     else request.reject(reason);
-    assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, 0x8f]));
-    assert.equal((await peer.rest()).length, 0);
+    await assertRejected(peer, 0x8f);
   });
 }
 
@@ -268,15 +250,11 @@ for (const [label, reason] of [
 
 for (const answer of ['accept', 'reject']) {
   bothTransports(`COMPAT attach: after request.${answer}(), request.accept and request.reject are both null`, async (t, { local, remote, peer }) => {
-    const session = new NetbiosSession();
-    session.on('error', (error) => assert.fail(error));
-    const pending = attachAndWait(session, local);
-    remote.write(defaultRequest());
-    const request = await pending;
+    const { session, request } = await requested(local, remote);
     request[answer]();
     assert.equal(request.accept, null);
     assert.equal(request.reject, null);
-    const expected = answer === 'accept' ? POSITIVE : Buffer.from([0x83, 0x00, 0x00, 0x01, 0x8f]);
+    const expected = answer === 'accept' ? POSITIVE : negative(0x8f);
     assert.deepEqual(await peer.read(expected.length), expected);
     assert.equal(request.accept, null);
     assert.equal(request.reject, null);
@@ -290,10 +268,7 @@ bothTransports('COMPAT attach: request.accept() may be called later, asynchronou
   const session = new NetbiosSession();
   session.on('error', (error) => assert.fail(error));
   const connected = nextEvent(session, 'connect');
-  session.attach(local, (error, request) => {
-    assert.equal(error, null);
-    setTimeout(() => request.accept(), 30);
-  });
+  attachAnswering(session, local, (request) => setTimeout(() => request.accept(), 30));
   remote.write(defaultRequest());
   await connected;
   assert.deepEqual(await peer.read(4), POSITIVE);
@@ -306,13 +281,9 @@ bothTransports('COMPAT attach: request.accept() may be called later, asynchronou
 bothTransports('COMPAT attach: request.reject() may be called later, asynchronously', async (t, { local, remote, peer }) => {
   const session = new NetbiosSession();
   session.on('error', (error) => assert.fail(error));
-  session.attach(local, (error, request) => {
-    assert.equal(error, null);
-    setTimeout(() => request.reject('Called name not present'), 30);
-  });
+  attachAnswering(session, local, (request) => setTimeout(() => request.reject('Called name not present'), 30));
   remote.write(defaultRequest());
-  assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, 0x82]));
-  assert.equal((await peer.rest()).length, 0);
+  await assertRejected(peer, 0x82);
 });
 
 // ---- already active ---------------------------------------------------------
@@ -326,14 +297,7 @@ bothTransports(
 
     // Active while waiting for the request.
     const [spare] = duplexPair();
-    let called = false;
-    const second = new Promise((resolve) => {
-      session.attach(spare, (...args) => {
-        called = true;
-        resolve(args);
-      });
-    });
-    assert.equal(called, false, 'the callback must not run before attach() returns');
+    const second = asyncCallback((callback) => session.attach(spare, callback), 'the callback must not run before attach() returns');
     const [error, request] = await second;
     assert.ok(error instanceof Error);
     assert.equal(error.message, 'Cannot attach Session already active.');
@@ -345,15 +309,8 @@ bothTransports(
     (await pending).accept();
     await nextEvent(session, 'connect');
     assert.deepEqual(await peer.read(4), POSITIVE);
-    called = false;
-    const third = new Promise((resolve) => {
-      session.attach(spare, (err) => {
-        called = true;
-        resolve(err);
-      });
-    });
-    assert.equal(called, false);
-    const again = await third;
+    const third = asyncCallback((callback) => session.attach(spare, callback));
+    const [again] = await third;
     assert.equal(again.message, 'Cannot attach Session already active.');
     assert.equal(again.code, 'ERR_NETBIOS_ALREADY_ACTIVE');
     spare.destroy();
@@ -368,14 +325,7 @@ test("COMPAT methods: attach() on a connecting session calls back asynchronously
   session.on('error', () => {});
   session.connect(port, '127.0.0.1', 'DST', 'SRC', () => {});
   const [spare] = duplexPair();
-  let called = false;
-  const result = new Promise((resolve) => {
-    session.attach(spare, (...args) => {
-      called = true;
-      resolve(args);
-    });
-  });
-  assert.equal(called, false, 'the callback must not run before attach() returns');
+  const result = asyncCallback((callback) => session.attach(spare, callback), 'the callback must not run before attach() returns');
   const [error] = await result;
   assert.equal(error.message, 'Cannot attach Session already active.');
   assert.equal(error.code, 'ERR_NETBIOS_ALREADY_ACTIVE');
@@ -393,8 +343,7 @@ bothTransports('COMPAT difference 2: attach() without a callback and autoAccept 
   });
   session.attach(local);
   remote.write(defaultRequest());
-  assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, 0x80]));
-  assert.equal((await peer.rest()).length, 0);
+  await assertRejected(peer, 0x80);
   assert.equal(connected, false);
 });
 
@@ -403,8 +352,7 @@ bothTransports('COMPAT difference 2: attach() without a callback and explicit au
   session.on('error', (error) => assert.fail(error));
   session.attach(local, null);
   remote.write(defaultRequest());
-  assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, 0x80]));
-  assert.equal((await peer.rest()).length, 0);
+  await assertRejected(peer, 0x80);
 });
 
 bothTransports("COMPAT difference 2: attach() without a callback and autoAccept true accepts and emits 'connect'", async (t, { local, remote, peer }) => {
@@ -422,13 +370,9 @@ bothTransports("COMPAT difference 2: attach() without a callback and autoAccept 
 });
 
 bothTransports('COMPAT attach: with a callback, autoAccept true still hands the request to the callback', async (t, { local, remote, peer }) => {
-  const session = new NetbiosSession({ autoAccept: true });
-  session.on('error', (error) => assert.fail(error));
-  const pending = attachAndWait(session, local);
-  remote.write(defaultRequest());
-  const request = await pending;
+  const { request } = await requested(local, remote, { autoAccept: true });
   request.reject('Called name not present');
-  assert.deepEqual(await peer.read(5), Buffer.from([0x83, 0x00, 0x00, 0x01, 0x82]));
+  assert.deepEqual(await peer.read(5), negative(0x82));
 });
 
 // ---- a misbehaving caller (COMPAT differences 4 and 7) -----------------------
@@ -451,14 +395,7 @@ for (const [label, options, answer] of ANSWERS) {
       const session = new NetbiosSession(options);
       const errors = [];
       session.on('error', (error) => errors.push(error));
-      if (answer) {
-        session.attach(local, (error, request) => {
-          assert.equal(error, null);
-          answer(request);
-        });
-      } else {
-        session.attach(local);
-      }
+      attachAnswering(session, local, answer);
       const remoteGone = new Promise((resolve) => {
         remote.on('end', resolve);
         remote.on('close', resolve);
@@ -466,7 +403,7 @@ for (const [label, options, answer] of ANSWERS) {
       remote.resume();
       remote.write(Buffer.concat([defaultRequest(), messageFrame(Buffer.from('too soon'))]));
       await remoteGone;
-      await settle(10);
+      await delay(10);
       if (label.startsWith('accept') || label.includes('autoAccept true')) {
         assert.equal(errors.length, 1, "one 'error' for the protocol violation");
         assert.equal(errors[0].code, 'ERR_NETBIOS_PROTOCOL');

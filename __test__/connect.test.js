@@ -9,10 +9,21 @@ const net = require('net');
 
 const NBName = require('netbios-name');
 const NetbiosSession = require('..');
-const { nextEvent, rawServer, reader, duplexPair, encodeName, requestFrame, messageFrame, closed } = require('./helpers');
-
-const POSITIVE = Buffer.from([0x82, 0x00, 0x00, 0x00]);
-const DEFAULT_REQUEST = requestFrame(encodeName('DST', 0x20), encodeName('SRC', 0x00));
+const {
+  REQUEST: DEFAULT_REQUEST,
+  POSITIVE,
+  nextEvent,
+  rawServer,
+  reader,
+  duplexPair,
+  encodeName,
+  requestFrame,
+  messageFrame,
+  closed,
+  delay,
+  closedPort,
+  asyncCallback,
+} = require('./helpers');
 
 /** Calls connect() and resolves with the arguments its callback got. */
 function connectAndWait(session, ...args) {
@@ -21,11 +32,26 @@ function connectAndWait(session, ...args) {
   });
 }
 
-/** A raw server plus cleanup registered on `t`. */
-async function server(t) {
-  const raw = await rawServer();
+/** A raw server (`options` as for rawServer()) plus cleanup registered on `t`. */
+async function server(t, options) {
+  const raw = await rawServer(options);
   t.after(() => raw.close());
   return raw;
+}
+
+/**
+ * server(t, options), or null after t.skip() when it cannot listen and
+ * `skipReason(error)` gives a reason (any other error is thrown).
+ */
+async function serverOrSkip(t, options, skipReason) {
+  try {
+    return await server(t, options);
+  } catch (error) {
+    const reason = skipReason(error);
+    if (!reason) throw error;
+    t.skip(reason);
+    return null;
+  }
 }
 
 /** Accepts the next connection on `raw` and gives it a reader; destroyed after the test. */
@@ -35,13 +61,22 @@ async function acceptPeer(t, raw) {
   return { socket, peer: reader(socket) };
 }
 
-/** Resolves with `true` when a TCP server can listen on `host`, else `false`. */
-function canListen(host) {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(0, host, () => probe.close(() => resolve(true)));
-  });
+/** Calls connect(...args) and accepts the connection on `raw`: `done` (the callback's arguments), the peer's `socket` and `peer`. */
+async function dial(t, raw, session, ...args) {
+  const done = connectAndWait(session, ...args);
+  return { done, ...(await acceptPeer(t, raw)) };
+}
+
+/**
+ * The peer reads `expected` and answers POSITIVE; the callback gets no
+ * arguments; end() then closes with nothing more on the wire.
+ */
+async function answerAndEnd(session, { done, socket, peer }, expected = DEFAULT_REQUEST) {
+  assert.deepEqual(await peer.read(expected.length), expected);
+  socket.write(POSITIVE);
+  assert.deepEqual(await done, []);
+  session.end();
+  assert.equal((await peer.rest()).length, 0);
 }
 
 // ---- success --------------------------------------------------------------
@@ -64,7 +99,7 @@ test("COMPAT connect: success calls back after the positive response and emits '
   const { socket, peer } = await acceptPeer(t, raw);
   assert.deepEqual(await peer.read(DEFAULT_REQUEST.length), DEFAULT_REQUEST);
   // Not established until the response arrives.
-  await new Promise((resolve) => setTimeout(resolve, 30));
+  await delay(30);
   assert.equal(calledBack, false, 'no callback before the positive response');
   assert.equal(connected, 0, "no 'connect' before the positive response");
   socket.write(POSITIVE);
@@ -109,8 +144,7 @@ test('COMPAT difference 1: the 3rd connect() argument is the called name and is 
   const raw = await server(t);
   const session = new NetbiosSession();
   session.on('error', (error) => assert.fail(error));
-  const done = connectAndWait(session, raw.port, '127.0.0.1', 'CALLED', 'CALLING');
-  const { socket, peer } = await acceptPeer(t, raw);
+  const { done, socket, peer } = await dial(t, raw, session, raw.port, '127.0.0.1', 'CALLED', 'CALLING');
   const header = await peer.read(4);
   assert.deepEqual(header, Buffer.from([0x81, 0x00, 0x00, 68]));
   const called = await peer.read(34);
@@ -174,13 +208,8 @@ for (const form of NAME_FORMS) {
     const raw = await server(t);
     const session = new NetbiosSession();
     session.on('error', (error) => assert.fail(error));
-    const done = connectAndWait(session, raw.port, '127.0.0.1', form.callTo(), form.callFrom());
-    const { socket, peer } = await acceptPeer(t, raw);
-    assert.deepEqual(await peer.read(form.expected.length), form.expected);
-    socket.write(POSITIVE);
-    assert.deepEqual(await done, []);
-    session.end();
-    assert.equal((await peer.rest()).length, 0);
+    const connection = await dial(t, raw, session, raw.port, '127.0.0.1', form.callTo(), form.callFrom());
+    await answerAndEnd(session, connection, form.expected);
   });
 }
 
@@ -197,8 +226,7 @@ test('COMPAT connect: a negative response calls back with "Connection failed wit
   session.on('connect', () => {
     connected = true;
   });
-  const done = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
-  const { socket, peer } = await acceptPeer(t, raw);
+  const { done, socket, peer } = await dial(t, raw, session, raw.port, '127.0.0.1', 'DST', 'SRC');
   await peer.read(DEFAULT_REQUEST.length);
   socket.write(Buffer.from([0x83, 0x00, 0x00, 0x01, 0x82]));
   const [error] = await done;
@@ -220,8 +248,7 @@ test('COMPAT connect: a negative response with an unknown code calls back with "
   const raw = await server(t);
   const session = new NetbiosSession();
   session.on('error', () => {});
-  const done = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
-  const { socket, peer } = await acceptPeer(t, raw);
+  const { done, socket, peer } = await dial(t, raw, session, raw.port, '127.0.0.1', 'DST', 'SRC');
   await peer.read(DEFAULT_REQUEST.length);
   socket.write(Buffer.from([0x83, 0x00, 0x00, 0x01, 0x99]));
   const [error] = await done;
@@ -249,16 +276,6 @@ test("COMPAT connect: without a callback a negative response goes to 'error'", a
 
 // ---- refused connections (COMPAT difference 4) ------------------------------
 
-/** A loopback port that was just listening and now is closed. */
-async function closedPort() {
-  const probe = net.createServer();
-  probe.listen(0, '127.0.0.1');
-  await nextEvent(probe, 'listening');
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 test("COMPAT difference 4: connection refused calls back with err.code 'ECONNREFUSED' and does not crash", async () => {
   const port = await closedPort();
   const session = new NetbiosSession();
@@ -266,13 +283,8 @@ test("COMPAT difference 4: connection refused calls back with err.code 'ECONNREF
   session.on('error', () => {
     errors += 1;
   });
-  let returned = false;
-  const done = new Promise((resolve) => {
-    session.connect(port, '127.0.0.1', 'DST', 'SRC', (...args) => resolve([returned, ...args]));
-  });
-  returned = true;
-  const [wasAsync, error] = await done;
-  assert.equal(wasAsync, true, 'callback is asynchronous');
+  const done = asyncCallback((callback) => session.connect(port, '127.0.0.1', 'DST', 'SRC', callback));
+  const [error] = await done;
   assert.ok(error instanceof Error);
   assert.equal(error.code, 'ECONNREFUSED');
   await new Promise((resolve) => setImmediate(resolve));
@@ -293,7 +305,7 @@ test("COMPAT difference 4: direct-mode connection refused calls back with err.co
   const port = await closedPort();
   const session = new NetbiosSession({ direct: true });
   session.on('error', () => {});
-  const [error] = await new Promise((resolve) => session.connect(port, '127.0.0.1', (...args) => resolve(args)));
+  const [error] = await connectAndWait(session, port, '127.0.0.1');
   assert.equal(error.code, 'ECONNREFUSED');
 });
 
@@ -306,14 +318,10 @@ test("COMPAT methods: a second connect() while active calls back asynchronously 
   const first = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
 
   // While the first connect is under way.
-  let called = false;
-  const second = new Promise((resolve) => {
-    session.connect(raw.port, '127.0.0.1', 'OTHER', 'SRC', (...args) => {
-      called = true;
-      resolve(args);
-    });
-  });
-  assert.equal(called, false, 'the callback must not run before connect() returns');
+  const second = asyncCallback(
+    (callback) => session.connect(raw.port, '127.0.0.1', 'OTHER', 'SRC', callback),
+    'the callback must not run before connect() returns'
+  );
   const [error] = await second;
   assert.ok(error instanceof Error);
   assert.equal(error.message, 'Cannot connect Session already active.');
@@ -326,15 +334,8 @@ test("COMPAT methods: a second connect() while active calls back asynchronously 
   assert.deepEqual(await first, []);
 
   // Once established it is still active.
-  called = false;
-  const third = new Promise((resolve) => {
-    session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', (err) => {
-      called = true;
-      resolve(err);
-    });
-  });
-  assert.equal(called, false);
-  const again = await third;
+  const third = asyncCallback((callback) => session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', callback));
+  const [again] = await third;
   assert.equal(again.message, 'Cannot connect Session already active.');
   assert.equal(again.code, 'ERR_NETBIOS_ALREADY_ACTIVE');
   session.end();
@@ -363,14 +364,10 @@ test("COMPAT methods: connect() on an attached session calls back asynchronously
   const session = new NetbiosSession();
   session.on('error', () => {});
   session.attach(local, () => {});
-  let called = false;
-  const result = new Promise((resolve) => {
-    session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', (...args) => {
-      called = true;
-      resolve(args);
-    });
-  });
-  assert.equal(called, false, 'the callback must not run before connect() returns');
+  const result = asyncCallback(
+    (callback) => session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', callback),
+    'the callback must not run before connect() returns'
+  );
   const [error] = await result;
   assert.equal(error.message, 'Cannot connect Session already active.');
   assert.equal(error.code, 'ERR_NETBIOS_ALREADY_ACTIVE');
@@ -383,13 +380,8 @@ test('COMPAT difference 4: connect() with an out-of-range port number calls back
   session.on('error', () => {
     errors += 1;
   });
-  let returned = false;
-  const done = new Promise((resolve) => {
-    session.connect(70000, '127.0.0.1', 'DST', 'SRC', (...args) => resolve([returned, ...args]));
-  });
-  returned = true;
-  const [wasAsync, error] = await done;
-  assert.equal(wasAsync, true, 'callback is asynchronous');
+  const done = asyncCallback((callback) => session.connect(70000, '127.0.0.1', 'DST', 'SRC', callback));
+  const [error] = await done;
   assert.ok(error instanceof Error);
   assert.equal(errors, 0);
 });
@@ -397,61 +389,23 @@ test('COMPAT difference 4: connect() with an out-of-range port number calls back
 // ---- hosts --------------------------------------------------------------------
 
 test("COMPAT connect: host may be the IPv6 loopback '::1'", async (t) => {
-  if (!(await canListen('::1'))) {
-    t.skip('IPv6 loopback ::1 is not available here');
-    return;
-  }
-  let resolveAccepted;
-  const accepted = new Promise((resolve) => {
-    resolveAccepted = resolve;
-  });
-  const v6 = net.createServer((socket) => {
-    socket.on('error', () => {});
-    resolveAccepted(socket);
-  });
-  v6.listen(0, '::1');
-  await nextEvent(v6, 'listening');
-  t.after(() => v6.close());
+  const raw = await serverOrSkip(t, { host: '::1' }, () => 'IPv6 loopback ::1 is not available here');
+  if (!raw) return;
   const session = new NetbiosSession();
   session.on('error', (error) => assert.fail(error));
-  const done = connectAndWait(session, v6.address().port, '::1', 'DST', 'SRC');
-  const socket = await accepted;
-  t.after(() => socket.destroy());
-  assert.equal(socket.remoteAddress, '::1');
-  const peer = reader(socket);
-  assert.deepEqual(await peer.read(DEFAULT_REQUEST.length), DEFAULT_REQUEST);
-  socket.write(POSITIVE);
-  assert.deepEqual(await done, []);
-  session.end();
-  assert.equal((await peer.rest()).length, 0);
+  const connection = await dial(t, raw, session, raw.port, '::1', 'DST', 'SRC');
+  assert.equal(connection.socket.remoteAddress, '::1');
+  await answerAndEnd(session, connection);
 });
 
 test("COMPAT connect: host may be 'localhost'", async (t) => {
   // 'localhost' may resolve to ::1 or 127.0.0.1; listen on whichever it gives.
   const { address, family } = await require('dns').promises.lookup('localhost');
-  let resolveAccepted;
-  const accepted = new Promise((resolve) => {
-    resolveAccepted = resolve;
-  });
-  const local = net.createServer((socket) => {
-    socket.on('error', () => {});
-    resolveAccepted(socket);
-  });
-  local.listen(0, address);
-  await nextEvent(local, 'listening');
-  t.after(() => local.close());
+  const raw = await server(t, { host: address });
   assert.ok(family === 4 || family === 6);
   const session = new NetbiosSession();
   session.on('error', (error) => assert.fail(error));
-  const done = connectAndWait(session, local.address().port, 'localhost', 'DST', 'SRC');
-  const socket = await accepted;
-  t.after(() => socket.destroy());
-  const peer = reader(socket);
-  assert.deepEqual(await peer.read(DEFAULT_REQUEST.length), DEFAULT_REQUEST);
-  socket.write(POSITIVE);
-  assert.deepEqual(await done, []);
-  session.end();
-  assert.equal((await peer.rest()).length, 0);
+  await answerAndEnd(session, await dial(t, raw, session, raw.port, 'localhost', 'DST', 'SRC'));
 });
 
 // ---- invalid names (COMPAT difference 4: reported, never thrown) -------------
@@ -478,20 +432,13 @@ for (const [label, names] of BAD_NAMES) {
     session.on('error', () => {
       errors += 1;
     });
-    let returned = false;
-    const done = new Promise((resolve) => {
-      session.connect(raw.port, '127.0.0.1', callTo, callFrom, (...args) => {
-        resolve([returned, ...args]);
-      });
-    });
-    returned = true;
-    const [wasAsync, error] = await done;
-    assert.equal(wasAsync, true, 'callback is asynchronous');
+    const done = asyncCallback((callback) => session.connect(raw.port, '127.0.0.1', callTo, callFrom, callback));
+    const [error] = await done;
     assert.ok(error instanceof Error);
     assert.match(error.code, /^ERR_INVALID_ARG/);
     assert.equal(errors, 0);
     // Lets a wrongly opened connection arrive before counting.
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await delay(30);
     assert.equal(connections, 0, 'no TCP connection is opened for an invalid name');
   });
 }
@@ -513,38 +460,15 @@ for (const [label, port] of [
   ["a string '445'", '445'],
 ]) {
   test(`COMPAT connect: a non-number port (${label}) means 139`, async (t) => {
-    let resolveAccepted;
-    const accepted = new Promise((resolve) => {
-      resolveAccepted = resolve;
-    });
-    const port139 = net.createServer((socket) => {
-      socket.on('error', () => {});
-      resolveAccepted(socket);
-    });
-    const problem = await new Promise((resolve) => {
-      port139.once('error', (error) => resolve(error));
-      port139.listen(139, '127.0.0.1', () => resolve(null));
-    });
-    if (problem) {
-      if (problem.code === 'EACCES' || problem.code === 'EADDRINUSE') {
-        t.skip(`cannot listen on 127.0.0.1:139 (${problem.code})`);
-        return;
-      }
-      throw problem;
-    }
-    t.after(() => port139.close());
+    const raw = await serverOrSkip(t, { port: 139 }, (problem) =>
+      problem.code === 'EACCES' || problem.code === 'EADDRINUSE' ? `cannot listen on 127.0.0.1:139 (${problem.code})` : null
+    );
+    if (!raw) return;
     const session = new NetbiosSession();
     session.on('error', (error) => assert.fail(error));
-    const done = connectAndWait(session, port, '127.0.0.1', 'DST', 'SRC');
-    const socket = await accepted;
-    t.after(() => socket.destroy());
-    assert.equal(socket.localPort, 139);
-    const peer = reader(socket);
-    assert.deepEqual(await peer.read(DEFAULT_REQUEST.length), DEFAULT_REQUEST);
-    socket.write(POSITIVE);
-    assert.deepEqual(await done, []);
-    session.end();
-    assert.equal((await peer.rest()).length, 0);
+    const connection = await dial(t, raw, session, port, '127.0.0.1', 'DST', 'SRC');
+    assert.equal(connection.socket.localPort, 139);
+    await answerAndEnd(session, connection);
   });
 }
 
@@ -558,8 +482,7 @@ test("COMPAT direct: connect(port, host, cb) calls back once TCP is up, emits 'c
   session.on('connect', () => {
     connected += 1;
   });
-  const done = connectAndWait(session, raw.port, '127.0.0.1');
-  const { socket, peer } = await acceptPeer(t, raw);
+  const { done, socket, peer } = await dial(t, raw, session, raw.port, '127.0.0.1');
   // The peer sends nothing; the session is established anyway.
   assert.deepEqual(await done, []);
   if (connected === 0) await nextEvent(session, 'connect');
@@ -587,43 +510,43 @@ test("COMPAT direct: connect(port, host) without a callback emits 'connect'", as
 
 // ---- TCP_NODELAY ------------------------------------------------------------------
 
-test('connect: TCP_NODELAY is on by default', async (t) => {
-  const spy = t.mock.method(net.Socket.prototype, 'setNoDelay');
-  t.after(() => spy.mock.restore());
-  const raw = await server(t);
-  const session = new NetbiosSession();
-  session.on('error', (error) => assert.fail(error));
-  const done = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
-  const { socket, peer } = await acceptPeer(t, raw);
-  await peer.read(DEFAULT_REQUEST.length);
-  socket.write(POSITIVE);
-  assert.deepEqual(await done, []);
-  const calls = spy.mock.calls.filter((call) => call.this !== socket);
-  assert.ok(
-    calls.some((call) => call.arguments.length === 0 || call.arguments[0] === true),
-    'setNoDelay(true) was called on the session socket'
-  );
-  assert.ok(!calls.some((call) => call.arguments[0] === false));
-  spy.mock.restore();
-  session.end();
-});
+const NO_DELAY_CASES = [
+  {
+    title: 'connect: TCP_NODELAY is on by default',
+    options: undefined,
+    check(calls) {
+      assert.ok(
+        calls.some((call) => call.arguments.length === 0 || call.arguments[0] === true),
+        'setNoDelay(true) was called on the session socket'
+      );
+      assert.ok(!calls.some((call) => call.arguments[0] === false));
+    },
+  },
+  {
+    title: 'connect: TCP_NODELAY stays off with {noDelay: false}',
+    options: { noDelay: false },
+    check(calls) {
+      assert.ok(
+        !calls.some((call) => call.arguments.length === 0 || call.arguments[0] === true),
+        'setNoDelay(true) must not be called'
+      );
+    },
+  },
+];
 
-test('connect: TCP_NODELAY stays off with {noDelay: false}', async (t) => {
-  const spy = t.mock.method(net.Socket.prototype, 'setNoDelay');
-  t.after(() => spy.mock.restore());
-  const raw = await server(t);
-  const session = new NetbiosSession({ noDelay: false });
-  session.on('error', (error) => assert.fail(error));
-  const done = connectAndWait(session, raw.port, '127.0.0.1', 'DST', 'SRC');
-  const { socket, peer } = await acceptPeer(t, raw);
-  await peer.read(DEFAULT_REQUEST.length);
-  socket.write(POSITIVE);
-  assert.deepEqual(await done, []);
-  const calls = spy.mock.calls.filter((call) => call.this !== socket);
-  assert.ok(
-    !calls.some((call) => call.arguments.length === 0 || call.arguments[0] === true),
-    'setNoDelay(true) must not be called'
-  );
-  spy.mock.restore();
-  session.end();
-});
+for (const { title, options, check } of NO_DELAY_CASES) {
+  test(title, async (t) => {
+    const spy = t.mock.method(net.Socket.prototype, 'setNoDelay');
+    t.after(() => spy.mock.restore());
+    const raw = await server(t);
+    const session = new NetbiosSession(options);
+    session.on('error', (error) => assert.fail(error));
+    const { done, socket, peer } = await dial(t, raw, session, raw.port, '127.0.0.1', 'DST', 'SRC');
+    await peer.read(DEFAULT_REQUEST.length);
+    socket.write(POSITIVE);
+    assert.deepEqual(await done, []);
+    check(spy.mock.calls.filter((call) => call.this !== socket));
+    spy.mock.restore();
+    session.end();
+  });
+}

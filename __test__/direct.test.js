@@ -4,16 +4,9 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('net');
 
 const NetbiosSession = require('..');
-const { rawServer, reader, listen, nextEvent, closed, encodeName, requestFrame } = require('./helpers');
-
-function pattern(length, seed = 0) {
-  const buffer = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) buffer[i] = (i * 7 + seed) & 0xff;
-  return buffer;
-}
+const { rawServer, reader, nextEvent, closed, pattern, echoCalledNode } = require('./helpers');
 
 async function directPair(options = {}) {
   const raw = await rawServer();
@@ -69,17 +62,7 @@ test('COMPAT 8: maxMessageLength caps what a direct session accepts and sends', 
 });
 
 test('COMPAT 8: maxMessageLength above 131071 on port 139 makes established messages 24-bit both ways', async () => {
-  const accepted = [];
-  const { server, port } = await listen((socket) => {
-    const session = new NetbiosSession({ maxMessageLength: 4000080 });
-    accepted.push(session);
-    session.attach(socket, (error, request) => request.accept());
-    session.on('message', (message) => session.write(message));
-  });
-  const client = net.connect(port, '127.0.0.1');
-  const clientReader = reader(client);
-  client.write(requestFrame(encodeName('SRV', 0x20), encodeName('CLI', 0x00)));
-  assert.deepEqual([...(await clientReader.read(4))], [0x82, 0, 0, 0]);
+  const { server, client, clientReader } = await echoCalledNode({ maxMessageLength: 4000080 });
   const payload = pattern(200000);
   client.write(Buffer.concat([Buffer.from([0x00, 0x03, 0x0d, 0x40]), payload]));
   assert.deepEqual([...(await clientReader.read(4))], [0x00, 0x03, 0x0d, 0x40]);

@@ -7,7 +7,7 @@ const { spawn, spawnSync } = require('child_process');
 const path = require('path');
 
 const NetbiosSession = require('..');
-const { listen, nextEvent } = require('./helpers');
+const { listen, nextEvent, closedPort } = require('./helpers');
 
 const examples = path.join(__dirname, '..', 'examples');
 
@@ -17,12 +17,6 @@ test('npm start (examples/demo.js) completes a session and exits 0', () => {
   assert.match(result.stdout, /session completed: 3 messages echoed/);
   assert.doesNotMatch(result.stdout, /CORRUPTED|FAILED/);
 });
-
-async function freePort() {
-  const { server, port } = await listen(() => {});
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startForwarder(args) {
   const child = spawn(process.execPath, [path.join(examples, 'netbios-fwd.js'), ...args], {
@@ -43,7 +37,7 @@ for (const directIn of [false, true]) {
       session.on('message', (message) => session.write(message));
       session.on('error', () => {});
     });
-    const listenPort = await freePort();
+    const listenPort = await closedPort();
     const args = ['--listen', String(listenPort), '--to', `127.0.0.1:${targetPort}`];
     const forwarder = await startForwarder(directIn ? [...args, '--direct-in'] : args);
     t.after(() => {

@@ -5,65 +5,23 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('net');
-const { Duplex } = require('stream');
 
 const NetbiosSession = require('..');
 const {
   TIMEOUT,
+  REQUEST,
+  POSITIVE,
   nextEvent,
-  listen,
-  rawServer,
   reader,
   duplexPair,
-  encodeName,
-  requestFrame,
   messageFrame,
+  delay,
+  tcpPair,
+  recordingDuplex,
+  attachAnswering,
+  establishedOverTcp,
+  callerAwaitingResponse,
 } = require('./helpers');
-
-const POSITIVE = Buffer.from([0x82, 0x00, 0x00, 0x00]);
-const REQUEST = requestFrame(encodeName('DST', 0x20), encodeName('SRC', 0x00));
-
-/** Reads exactly n bytes with read(), leaving the socket paused afterwards. */
-function readExactly(socket, n) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} bytes`)), TIMEOUT);
-    const tryRead = () => {
-      const chunk = socket.read(n);
-      if (chunk === null) return;
-      clearTimeout(timer);
-      socket.removeListener('readable', tryRead);
-      resolve(chunk);
-    };
-    socket.on('readable', tryRead);
-    tryRead();
-  });
-}
-
-/**
- * An established session (the caller) and the raw loopback peer's socket.
- * The peer's socket is left unread (paused); `extra` is sent right behind
- * the positive response, in the same write.
- */
-async function established(t, options, extra = Buffer.alloc(0)) {
-  const raw = await rawServer();
-  t.after(() => raw.close());
-  const session = new NetbiosSession(options);
-  const done = new Promise((resolve, reject) => {
-    session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', (error) => (error ? reject(error) : resolve()));
-  });
-  const socket = await raw.accepted();
-  t.after(() => socket.destroy());
-  assert.deepEqual(await readExactly(socket, REQUEST.length), REQUEST);
-  socket.write(Buffer.concat([POSITIVE, extra]));
-  await done;
-  t.after(() => session.end());
-  return { session, socket };
-}
-
-function settle(ms = 50) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** Resolves once `messages` holds `count` items, checking on each 'message'. */
 function collected(session, messages, count, ms = TIMEOUT) {
@@ -84,6 +42,55 @@ function collected(session, messages, count, ms = TIMEOUT) {
   });
 }
 
+/** Collects the text of each 'message' into the returned array. */
+function collectTexts(session) {
+  const received = [];
+  session.on('message', (message) => received.push(message.toString()));
+  return received;
+}
+
+/**
+ * While paused, `received` stays `held` (checked after a delay); resume()
+ * then delivers the rest, up to exactly `expected`.
+ */
+async function heldUntilResume(session, received, held, expected, note) {
+  await delay();
+  assert.deepEqual(received, held, note);
+  session.resume();
+  await collected(session, received, expected.length);
+  assert.deepEqual(received, expected);
+}
+
+/**
+ * A session (`options`; errors fail the test, message texts collected in
+ * `received`) attach()ed to `local`, its request answered by `answer` in
+ * the callback (no callback without one), pause()d first if `pauseFirst`.
+ * Resolves once the peer has sent REQUEST on `remote`, 'connect' was
+ * emitted and `peer` read POSITIVE.
+ */
+async function attachedAndAccepted({ local, remote, peer }, options, { answer, pauseFirst = false } = {}) {
+  const session = new NetbiosSession(options);
+  session.on('error', (error) => assert.fail(error));
+  const received = collectTexts(session);
+  const connected = nextEvent(session, 'connect');
+  attachAnswering(session, local, answer);
+  if (pauseFirst) session.pause();
+  remote.write(REQUEST);
+  await connected;
+  assert.deepEqual(await peer.read(4), POSITIVE);
+  return { session, received };
+}
+
+/** A direct session attach()ed to `stream`, resolving once 'connect' was emitted; errors fail the test. */
+async function attachedDirect(stream) {
+  const session = new NetbiosSession({ direct: true });
+  session.on('error', (error) => assert.fail(error));
+  const connected = nextEvent(session, 'connect');
+  session.attach(stream);
+  await connected;
+  return session;
+}
+
 // ---- flow control over TCP ----------------------------------------------------------
 
 test('COMPAT pause: while paused no message events and the session stops reading, so TCP pushes back; resume() delivers every message in order', async (t) => {
@@ -96,7 +103,7 @@ test('COMPAT pause: while paused no message events and the session stops reading
     return out;
   };
 
-  const { session, socket } = await established(t);
+  const { session, socket } = await establishedOverTcp(t);
   session.on('error', (error) => assert.fail(error));
   session.pause();
   const received = [];
@@ -149,28 +156,15 @@ test('COMPAT pause: while paused no message events and the session stops reading
 
 test("COMPAT pause: no 'message' while paused, then resume() delivers the held messages (in memory)", async () => {
   const [local, remote] = duplexPair();
-  const session = new NetbiosSession({ direct: true });
-  session.on('error', (error) => assert.fail(error));
-  const connected = nextEvent(session, 'connect');
-  session.attach(local);
-  await connected;
+  const session = await attachedDirect(local);
   session.pause();
-  const received = [];
-  session.on('message', (message) => received.push(message.toString()));
+  const received = collectTexts(session);
   for (const text of ['one', 'two', 'three']) remote.write(messageFrame(Buffer.from(text)));
-  await settle();
-  assert.deepEqual(received, []);
-  session.resume();
-  await collected(session, received, 3);
-  assert.deepEqual(received, ['one', 'two', 'three']);
+  await heldUntilResume(session, received, [], ['one', 'two', 'three']);
   // Pausing again holds new messages again.
   session.pause();
   remote.write(messageFrame(Buffer.from('four')));
-  await settle();
-  assert.deepEqual(received, ['one', 'two', 'three']);
-  session.resume();
-  await collected(session, received, 4);
-  assert.deepEqual(received, ['one', 'two', 'three', 'four']);
+  await heldUntilResume(session, received, ['one', 'two', 'three'], ['one', 'two', 'three', 'four']);
   session.end();
   remote.destroy();
 });
@@ -178,62 +172,25 @@ test("COMPAT pause: no 'message' while paused, then resume() delivers the held m
 // ---- negotiation while paused -------------------------------------------------------
 
 test("COMPAT pause: with {paused: true} attach + accept completes and emits 'connect', but no 'message' until resume() (tcp)", async (t) => {
-  let resolveAccepted;
-  const accepted = new Promise((resolve) => {
-    resolveAccepted = resolve;
-  });
-  const { server, port } = await listen((socket) => resolveAccepted(socket));
-  t.after(() => server.close());
-  const client = net.connect(port, '127.0.0.1');
-  client.on('error', () => {});
-  t.after(() => client.destroy());
-  await nextEvent(client, 'connect');
-  const local = await accepted;
-  t.after(() => local.destroy());
+  const { local, remote: client, close } = await tcpPair();
+  t.after(close);
   const peer = reader(client);
-
-  const session = new NetbiosSession({ paused: true });
-  session.on('error', (error) => assert.fail(error));
-  const received = [];
-  session.on('message', (message) => received.push(message.toString()));
-  const connected = nextEvent(session, 'connect');
-  session.attach(local, (error, request) => {
-    assert.equal(error, null);
-    request.accept();
+  const { session, received } = await attachedAndAccepted({ local, remote: client, peer }, { paused: true }, {
+    answer: (request) => request.accept(),
   });
-  client.write(REQUEST);
-  await connected;
-  assert.deepEqual(await peer.read(4), POSITIVE);
   client.write(Buffer.concat([messageFrame(Buffer.from('early')), messageFrame(Buffer.from('later'))]));
-  await settle();
-  assert.deepEqual(received, [], "no 'message' while paused");
-  session.resume();
-  await collected(session, received, 2);
-  assert.deepEqual(received, ['early', 'later']);
+  await heldUntilResume(session, received, [], ['early', 'later'], "no 'message' while paused");
   session.end();
 });
 
 test("COMPAT pause: with {paused: true} attach + accept completes and emits 'connect', but no 'message' until resume() (in memory)", async () => {
   const [local, remote] = duplexPair();
   const peer = reader(remote);
-  const session = new NetbiosSession({ paused: true });
-  session.on('error', (error) => assert.fail(error));
-  const received = [];
-  session.on('message', (message) => received.push(message.toString()));
-  const connected = nextEvent(session, 'connect');
-  session.attach(local, (error, request) => {
-    assert.equal(error, null);
-    setTimeout(() => request.accept(), 10);
+  const { session, received } = await attachedAndAccepted({ local, remote, peer }, { paused: true }, {
+    answer: (request) => setTimeout(() => request.accept(), 10),
   });
-  remote.write(REQUEST);
-  await connected;
-  assert.deepEqual(await peer.read(4), POSITIVE);
   remote.write(messageFrame(Buffer.from('early')));
-  await settle();
-  assert.deepEqual(received, []);
-  session.resume();
-  await collected(session, received, 1);
-  assert.deepEqual(received, ['early']);
+  await heldUntilResume(session, received, [], ['early']);
   session.end();
   remote.destroy();
 });
@@ -241,49 +198,25 @@ test("COMPAT pause: with {paused: true} attach + accept completes and emits 'con
 test('COMPAT pause: pause() before the request arrives does not stop negotiation (attach)', async () => {
   const [local, remote] = duplexPair();
   const peer = reader(remote);
-  const session = new NetbiosSession({ autoAccept: true });
-  session.on('error', (error) => assert.fail(error));
-  const received = [];
-  session.on('message', (message) => received.push(message.toString()));
-  const connected = nextEvent(session, 'connect');
-  session.attach(local);
-  session.pause();
-  remote.write(REQUEST);
-  await connected;
-  assert.deepEqual(await peer.read(4), POSITIVE);
+  const { session, received } = await attachedAndAccepted({ local, remote, peer }, { autoAccept: true }, { pauseFirst: true });
   remote.write(messageFrame(Buffer.from('held')));
-  await settle();
-  assert.deepEqual(received, []);
-  session.resume();
-  await collected(session, received, 1);
-  assert.deepEqual(received, ['held']);
+  await heldUntilResume(session, received, [], ['held']);
   session.end();
   remote.destroy();
 });
 
 test("COMPAT pause: with {paused: true} connect() completes, calls back and emits 'connect', but no 'message' until resume()", async (t) => {
-  const raw = await rawServer();
-  t.after(() => raw.close());
-  const session = new NetbiosSession({ paused: true });
+  const { session, connected: done, peer: socket } = await callerAwaitingResponse(t, { paused: true });
   session.on('error', (error) => assert.fail(error));
-  const received = [];
-  session.on('message', (message) => received.push(message.toString()));
+  const received = collectTexts(session);
   const connected = nextEvent(session, 'connect');
-  const done = new Promise((resolve) => session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', resolve));
-  const socket = await raw.accepted();
-  t.after(() => socket.destroy());
-  const peer = reader(socket);
-  assert.deepEqual(await peer.read(REQUEST.length), REQUEST);
   // The positive response and a first message in one chunk.
   socket.write(Buffer.concat([POSITIVE, messageFrame(Buffer.from('first'))]));
-  assert.equal(await done, undefined);
+  const [error] = await done;
+  assert.equal(error, undefined);
   await connected;
   socket.write(messageFrame(Buffer.from('second')));
-  await settle();
-  assert.deepEqual(received, [], "no 'message' while paused");
-  session.resume();
-  await collected(session, received, 2);
-  assert.deepEqual(received, ['first', 'second']);
+  await heldUntilResume(session, received, [], ['first', 'second'], "no 'message' while paused");
   session.end();
 });
 
@@ -291,7 +224,7 @@ test("COMPAT pause: with {paused: true} connect() completes, calls back and emit
 
 test("COMPAT pause: pause() inside a 'message' handler holds the next message from the same chunk; resume() delivers it before later ones", async (t) => {
   // Two frames in one raw write, so they reach the session in one chunk.
-  const { session, socket } = await established(t);
+  const { session, socket } = await establishedOverTcp(t);
   session.on('error', (error) => assert.fail(error));
   const received = [];
   session.on('message', (message) => {
@@ -300,11 +233,11 @@ test("COMPAT pause: pause() inside a 'message' handler holds the next message fr
   });
   socket.write(Buffer.concat([messageFrame(Buffer.from('A')), messageFrame(Buffer.from('B'))]));
   await collected(session, received, 1);
-  await settle();
+  await delay();
   assert.deepEqual(received, ['A'], 'B is held after pause() in the handler');
 
   socket.write(messageFrame(Buffer.from('C')));
-  await settle();
+  await delay();
   assert.deepEqual(received, ['A']);
 
   session.resume();
@@ -314,11 +247,7 @@ test("COMPAT pause: pause() inside a 'message' handler holds the next message fr
 
 test("COMPAT pause: pause() in every 'message' handler lets exactly one held message through per resume() (one chunk)", async () => {
   const [local, remote] = duplexPair();
-  const session = new NetbiosSession({ direct: true });
-  session.on('error', (error) => assert.fail(error));
-  const connected = nextEvent(session, 'connect');
-  session.attach(local);
-  await connected;
+  const session = await attachedDirect(local);
   const received = [];
   session.on('message', (message) => {
     received.push(message.toString());
@@ -327,12 +256,12 @@ test("COMPAT pause: pause() in every 'message' handler lets exactly one held mes
   const texts = ['m1', 'm2', 'm3', 'm4'];
   remote.write(Buffer.concat(texts.map((text) => messageFrame(Buffer.from(text)))));
   await collected(session, received, 1);
-  await settle(20);
+  await delay(20);
   assert.deepEqual(received, ['m1']);
   for (let i = 2; i <= texts.length; i++) {
     session.resume();
     await collected(session, received, i);
-    await settle(20);
+    await delay(20);
     assert.deepEqual(received, texts.slice(0, i), `one message per resume() (${i})`);
   }
   // Later messages still follow the held ones.
@@ -347,7 +276,7 @@ test("COMPAT pause: pause() in every 'message' handler lets exactly one held mes
 // ---- end() ----------------------------------------------------------------------------------
 
 test('COMPAT methods: end() ends the socket with FIN after pending writes', async (t) => {
-  const { session, socket } = await established(t);
+  const { session, socket } = await establishedOverTcp(t);
   session.on('error', (error) => assert.fail(error));
   // The peer is not reading yet, so these writes are still pending when end() is called.
   const COUNT = 40;
@@ -388,7 +317,7 @@ test('COMPAT methods: end() on an in-memory stream ends it after pending writes'
 // ---- events -------------------------------------------------------------------------------
 
 test("COMPAT events: 'end' is emitted when the peer ends the stream, after the messages before it", async (t) => {
-  const { session, socket } = await established(t);
+  const { session, socket } = await establishedOverTcp(t);
   session.on('error', (error) => assert.fail(error));
   const seen = [];
   session.on('message', (message) => seen.push(message.toString()));
@@ -400,14 +329,14 @@ test("COMPAT events: 'end' is emitted when the peer ends the stream, after the m
 });
 
 test("COMPAT events: while paused, 'end' waits until resume() has delivered the held messages", async (t) => {
-  const { session, socket } = await established(t);
+  const { session, socket } = await establishedOverTcp(t);
   session.on('error', (error) => assert.fail(error));
   session.pause();
   const seen = [];
   session.on('message', (message) => seen.push(message.toString()));
   session.on('end', () => seen.push('<end>'));
   socket.end(Buffer.concat([messageFrame(Buffer.from('x')), messageFrame(Buffer.from('y'))]));
-  await settle();
+  await delay();
   assert.deepEqual(seen, []);
   const ended = nextEvent(session, 'end');
   session.resume();
@@ -416,7 +345,7 @@ test("COMPAT events: while paused, 'end' waits until resume() has delivered the 
 });
 
 test("COMPAT events: 'error' is emitted for socket errors (the peer resets the connection)", async (t) => {
-  const { session, socket } = await established(t);
+  const { session, socket } = await establishedOverTcp(t);
   const failed = nextEvent(session, 'error');
   socket.resetAndDestroy();
   const [error] = await failed;
@@ -429,35 +358,19 @@ test("COMPAT events: 'error' is emitted for socket errors (the peer resets the c
 
 test("COMPAT events: 'drain' is forwarded from the socket", async () => {
   // A sink that completes writes only when released.
-  const held = [];
-  const sink = new Duplex({
-    read() {},
-    write(chunk, encoding, callback) {
-      held.push(callback);
-    },
-    writev(chunks, callback) {
-      held.push(callback);
-    },
-  });
-  const release = () => {
-    while (held.length) held.shift()();
-  };
-  const session = new NetbiosSession({ direct: true });
-  session.on('error', (error) => assert.fail(error));
-  const connected = nextEvent(session, 'connect');
-  session.attach(sink);
-  await connected;
+  const sink = recordingDuplex({ hold: true });
+  const session = await attachedDirect(sink);
   let drains = 0;
   session.on('drain', () => {
     drains += 1;
   });
   assert.equal(session.write(Buffer.alloc(64 * 1024)), false, 'write() returns false over the high-water mark');
-  await settle(20);
+  await delay(20);
   assert.equal(drains, 0, "no 'drain' while the write is pending");
   const drained = nextEvent(session, 'drain');
-  release();
+  sink.release();
   await drained;
   assert.equal(drains, 1);
   session.end();
-  release();
+  sink.release();
 });

@@ -9,85 +9,22 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const NetbiosSession = require('..');
 const {
-  listen,
-  rawServer,
-  reader,
-  rawClient,
+  REQUEST,
+  POSITIVE,
   encodeName,
   requestFrame,
   messageFrame,
   closed,
   fromHex,
-  nextEvent,
-  recordEvents,
   settle,
   watchUncaught,
-  withTimeout,
+  callbackPromise,
+  callerAwaitingResponse,
+  establishedCaller,
+  calledWithRawClient,
+  establishedCalled,
 } = require('./helpers');
-
-const SESSION_EVENTS = ['connect', 'message', 'error', 'end', 'close'];
-const REQUEST = requestFrame(encodeName('DST', 0x20), encodeName('SRC', 0x00));
-const POSITIVE = fromHex('82 00 00 00');
-
-/** A promise and the function that settles it with its arguments. */
-function callbackPromise(what) {
-  let callback;
-  const promise = new Promise((resolve) => {
-    callback = (...args) => resolve(args);
-  });
-  return { callback, promise: withTimeout(promise, what) };
-}
-
-/** A caller session (`connect`) to a raw loopback peer that has read its request. */
-async function callerWithRawPeer(t, options) {
-  const srv = await rawServer();
-  t.after(() => srv.close());
-  const session = new NetbiosSession(options);
-  const events = recordEvents(session, SESSION_EVENTS);
-  const connected = callbackPromise('the connect callback');
-  session.connect(srv.port, '127.0.0.1', 'DST', 'SRC', connected.callback);
-  const peer = await srv.accepted();
-  t.after(() => {
-    session.end();
-    peer.destroy();
-  });
-  const peerIn = reader(peer);
-  assert.deepEqual(await peerIn.read(REQUEST.length), REQUEST);
-  return { session, events, connected: connected.promise, peer, peerIn };
-}
-
-/** A caller whose raw peer answered POSITIVE. */
-async function establishedCaller(t, options) {
-  const c = await callerWithRawPeer(t, options);
-  c.peer.write(POSITIVE);
-  assert.deepEqual(await c.connected, [], 'connect callback gets no error');
-  return c;
-}
-
-/**
- * A called node: a loopback server attaching a session to the accepted
- * socket through `setup(session, socket)`, and a raw client connected to it.
- */
-async function calledWithRawClient(t, options, setup) {
-  let session;
-  let events;
-  const { server, port } = await listen((socket) => {
-    session = new NetbiosSession(options);
-    events = recordEvents(session, SESSION_EVENTS);
-    setup(session, socket);
-  });
-  const accepted = nextEvent(server, 'connection');
-  const client = await rawClient(port);
-  const [socket] = await accepted;
-  t.after(() => {
-    client.destroy();
-    socket.destroy();
-    server.close();
-  });
-  return { session, events, socket, client, clientIn: reader(client) };
-}
 
 /** A called node whose attach() callback result is `attached` (a promise of its arguments). */
 async function calledWithCallback(t, options, onRequest) {
@@ -99,15 +36,6 @@ async function calledWithCallback(t, options, onRequest) {
     });
   });
   return { ...c, attached: attached.promise };
-}
-
-/** A called node established through autoAccept; the raw client read POSITIVE. */
-async function establishedCalled(t, options) {
-  const c = await calledWithRawClient(t, { ...options, autoAccept: true }, (session, socket) => session.attach(socket));
-  c.client.write(REQUEST);
-  assert.deepEqual(await c.clientIn.read(4), POSITIVE);
-  await c.events.count('connect', 1);
-  return c;
 }
 
 /**
@@ -131,35 +59,53 @@ function assertNamesArrivedAndExpected(error, patterns) {
   for (const pattern of patterns) assert.match(error.message, pattern);
 }
 
-test('COMPAT.md point 7: a SESSION MESSAGE to a called node before any SESSION REQUEST is a protocol error naming both, and the socket closes', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
+/**
+ * The raw `peer` of an established session `c` writes `bytes`: one 'error',
+ * a protocol error; the socket closes and nothing is thrown. Resolves with
+ * the error.
+ */
+async function establishedFailsOn(c, peer, bytes, uncaught) {
+  peer.write(bytes);
+  const [[error]] = await c.events.count('error', 1);
+  await assertFailedAndClosed({ error, peer, uncaught });
+  assert.equal(c.events.of('error').length, 1);
+  return error;
+}
+
+/**
+ * A called node's raw client sends `bytes` instead of a valid SESSION
+ * REQUEST: the attach callback gets a protocol error and no request, the
+ * socket closes, nothing is thrown and nothing goes to 'error'. Resolves
+ * with the error and the recorded session events.
+ */
+async function attachFailsOn(t, bytes) {
+  const uncaught = watchUncaught(t);
   const c = await calledWithCallback(t, null);
-  c.client.write(messageFrame(Buffer.from('too early')));
+  c.client.write(bytes);
   const [error, request] = await c.attached;
   assert.equal(request, undefined);
   await assertFailedAndClosed({ error, peer: c.client, uncaught });
   assert.equal(c.events.of('error').length, 0, 'reported once, through the attach callback');
-  assert.equal(c.events.of('connect').length, 0);
+  return { error, events: c.events };
+}
+
+test('COMPAT.md point 7: a SESSION MESSAGE to a called node before any SESSION REQUEST is a protocol error naming both, and the socket closes', async (t) => {
+  const { error, events } = await attachFailsOn(t, messageFrame(Buffer.from('too early')));
+  assert.equal(events.of('connect').length, 0);
   assertNamesArrivedAndExpected(error, [/SESSION MESSAGE/, /expected/, /expected.*SESSION REQUEST/]);
 });
 
 test('COMPAT.md point 7: a second SESSION REQUEST after establishment is a protocol error (\'error\'), and the socket closes', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
+  const uncaught = watchUncaught(t);
   const c = await establishedCalled(t);
-  c.client.write(REQUEST);
-  const [[error]] = await c.events.count('error', 1);
-  await assertFailedAndClosed({ error, peer: c.client, uncaught });
-  assert.equal(c.events.of('error').length, 1);
+  const error = await establishedFailsOn(c, c.client, REQUEST, uncaught);
   assert.equal(c.events.of('message').length, 0);
   assertNamesArrivedAndExpected(error, [/SESSION REQUEST/, /expected/, /expected.*SESSION MESSAGE/]);
 });
 
 test('COMPAT.md point 7: a SESSION MESSAGE to a caller waiting for its response fails the connect callback, and the socket closes', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
-  const c = await callerWithRawPeer(t);
+  const uncaught = watchUncaught(t);
+  const c = await callerAwaitingResponse(t);
   c.peer.write(messageFrame(Buffer.from('not a response')));
   const [error] = await c.connected;
   await assertFailedAndClosed({ error, peer: c.peer, uncaught });
@@ -170,20 +116,15 @@ test('COMPAT.md point 7: a SESSION MESSAGE to a caller waiting for its response 
 });
 
 test('COMPAT.md point 7: a POSITIVE SESSION RESPONSE to an established session is a protocol error (\'error\'), and the socket closes', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
+  const uncaught = watchUncaught(t);
   const c = await establishedCaller(t);
-  c.peer.write(POSITIVE);
-  const [[error]] = await c.events.count('error', 1);
-  await assertFailedAndClosed({ error, peer: c.peer, uncaught });
-  assert.equal(c.events.of('error').length, 1);
+  const error = await establishedFailsOn(c, c.peer, POSITIVE, uncaught);
   assert.equal(c.events.of('connect').length, 1);
   assertNamesArrivedAndExpected(error, [/POSITIVE SESSION RESPONSE/, /expected/, /expected.*SESSION MESSAGE/]);
 });
 
 test('COMPAT.md point 7: a SESSION MESSAGE pipelined right after the request, before accept(), is a protocol error; a late accept() sends nothing', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
+  const uncaught = watchUncaught(t);
   let held = null;
   const c = await calledWithCallback(t, null, (request) => {
     held = request; // answered later, if ever
@@ -205,79 +146,47 @@ test('COMPAT.md point 7: a SESSION MESSAGE pipelined right after the request, be
 });
 
 test('COMPAT.md points 4 and 7: a request whose calling name has a compression pointer (0xC0 label byte) fails the attach callback, and the socket closes', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
-  const c = await calledWithCallback(t, null);
   // Calling name: a well-formed first label, then a pointer (C0 0C) where a scope label would be.
   const calling = Buffer.concat([encodeName('SRC', 0x00).subarray(0, 33), fromHex('c0 0c')]);
-  c.client.write(requestFrame(encodeName('DST', 0x20), calling));
-  const [error, request] = await c.attached;
-  assert.equal(request, undefined);
-  await assertFailedAndClosed({ error, peer: c.client, uncaught });
-  assert.equal(c.events.of('error').length, 0);
-  assert.equal(c.events.of('connect').length, 0);
+  const { error, events } = await attachFailsOn(t, requestFrame(encodeName('DST', 0x20), calling));
+  assert.equal(events.of('connect').length, 0);
   assertNamesArrivedAndExpected(error, [/SESSION REQUEST/, /calling/, /expected/]);
 });
 
 test('COMPAT.md points 4 and 7: a request whose calling name starts with a compression pointer fails the attach callback, and the socket closes', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
-  const c = await calledWithCallback(t, null);
   // 68-byte trailer (the minimum): called name, then C0 00 where the calling name starts, padded.
   const calling = Buffer.concat([fromHex('c0 00'), Buffer.alloc(32, 0x41)]);
-  c.client.write(requestFrame(encodeName('DST', 0x20), calling));
-  const [error, request] = await c.attached;
-  assert.equal(request, undefined);
-  await assertFailedAndClosed({ error, peer: c.client, uncaught });
-  assert.equal(c.events.of('error').length, 0);
+  const { error } = await attachFailsOn(t, requestFrame(encodeName('DST', 0x20), calling));
   assertNamesArrivedAndExpected(error, [/SESSION REQUEST/, /calling/, /expected/]);
 });
 
 test('COMPAT.md points 4 and 7: a request whose first label length is not 0x20 fails the attach callback, and the socket closes', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
-  const c = await calledWithCallback(t, null);
   const called = encodeName('DST', 0x20);
   called[0] = 0x1f; // one short of the 32 encoded characters
-  c.client.write(requestFrame(called, encodeName('SRC', 0x00)));
-  const [error, request] = await c.attached;
-  assert.equal(request, undefined);
-  await assertFailedAndClosed({ error, peer: c.client, uncaught });
-  assert.equal(c.events.of('error').length, 0);
+  const { error } = await attachFailsOn(t, requestFrame(called, encodeName('SRC', 0x00)));
   assertNamesArrivedAndExpected(error, [/SESSION REQUEST/, /expected/, /0x1f|31/i]);
 });
 
 test('COMPAT.md point 7 / PROTOCOL.md length rules: a SESSION REQUEST declaring a 600-byte trailer fails the attach callback, and the socket closes', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
-  const c = await calledWithCallback(t, null);
-  c.client.write(fromHex('81 00 02 58')); // 600 = 0x0258
-  const [error, request] = await c.attached;
-  assert.equal(request, undefined);
-  await assertFailedAndClosed({ error, peer: c.client, uncaught });
-  assert.equal(c.events.of('error').length, 0);
+  const { error } = await attachFailsOn(t, fromHex('81 00 02 58')); // 600 = 0x0258
   assertNamesArrivedAndExpected(error, [/SESSION REQUEST/, /600/, /expected/]);
 });
 
 test('COMPAT.md points 7 and 8: a SESSION MESSAGE header declaring 1001 bytes to a session with maxMessageLength 1000 is a protocol error, and the socket closes', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
+  const uncaught = watchUncaught(t);
   const c = await establishedCalled(t, { maxMessageLength: 1000 });
   assert.equal(c.session.MAX_MESSAGE_LENGTH, 1000);
   // Exactly 1000 is fine.
   c.client.write(messageFrame(Buffer.alloc(1000, 0x61)));
   await c.events.count('message', 1);
-  c.client.write(fromHex('00 00 03 e9')); // 1001, header only: never allocated on trust
-  const [[error]] = await c.events.count('error', 1);
-  await assertFailedAndClosed({ error, peer: c.client, uncaught });
+  // 1001, header only: never allocated on trust
+  const error = await establishedFailsOn(c, c.client, fromHex('00 00 03 e9'), uncaught);
   assert.deepEqual(c.events.of('message').map(([m]) => m.length), [1000]);
-  assert.equal(c.events.of('error').length, 1);
   assertNamesArrivedAndExpected(error, [/SESSION MESSAGE/, /1001/, /expected/, /1000/]);
 });
 
 test('COMPAT.md point 7: a truncated frame then FIN (header says 100, 10 bytes arrive, peer ends) is "Connection ended inside a frame", and the socket closes', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
+  const uncaught = watchUncaught(t);
   const c = await establishedCaller(t);
   c.peer.end(Buffer.concat([fromHex('00 00 00 64'), Buffer.alloc(10, 0x62)]));
   const [[error]] = await c.events.count('error', 1);
@@ -290,29 +199,32 @@ test('COMPAT.md point 7: a truncated frame then FIN (header says 100, 10 bytes a
   assert.equal(c.events.of('error').length, 1);
 });
 
-test('COMPAT.md points 4 and 7: the connection closing before any response arrives fails the connect callback with an Error (no hang)', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
-  const c = await callerWithRawPeer(t);
-  c.peer.end();
-  const [error] = await c.connected;
-  assert.ok(error instanceof Error, `expected an Error, got ${error}`);
-  await closed(c.peer);
-  await settle();
-  assert.deepEqual(uncaught.stop(), []);
-  assert.equal(c.events.of('connect').length, 0);
-  assert.equal(c.events.of('error').length, 0, 'reported once, through the connect callback');
-});
+// The connection going away before any response: the connect callback fails, nothing hangs.
+const LOST_CONNECTIONS = [
+  {
+    title:
+      'COMPAT.md points 4 and 7: the connection closing before any response arrives fails the connect callback with an Error (no hang)',
+    cut: (peer) => peer.end(),
+    closes: true,
+  },
+  {
+    title: 'COMPAT.md point 4: the connection reset (RST) before any response arrives fails the connect callback with an Error (no hang)',
+    cut: (peer) => peer.resetAndDestroy(),
+    closes: false,
+  },
+];
 
-test('COMPAT.md point 4: the connection reset (RST) before any response arrives fails the connect callback with an Error (no hang)', async (t) => {
-  const uncaught = watchUncaught();
-  t.after(() => uncaught.stop());
-  const c = await callerWithRawPeer(t);
-  c.peer.resetAndDestroy();
-  const [error] = await c.connected;
-  assert.ok(error instanceof Error, `expected an Error, got ${error}`);
-  await settle();
-  assert.deepEqual(uncaught.stop(), []);
-  assert.equal(c.events.of('connect').length, 0);
-  assert.equal(c.events.of('error').length, 0, 'reported once, through the connect callback');
-});
+for (const { title, cut, closes } of LOST_CONNECTIONS) {
+  test(title, async (t) => {
+    const uncaught = watchUncaught(t);
+    const c = await callerAwaitingResponse(t);
+    cut(c.peer);
+    const [error] = await c.connected;
+    assert.ok(error instanceof Error, `expected an Error, got ${error}`);
+    if (closes) await closed(c.peer);
+    await settle();
+    assert.deepEqual(uncaught.stop(), []);
+    assert.equal(c.events.of('connect').length, 0);
+    assert.equal(c.events.of('error').length, 0, 'reported once, through the connect callback');
+  });
+}

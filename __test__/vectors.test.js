@@ -7,24 +7,22 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const NBName = require('netbios-name');
 
-const NetbiosSession = require('..');
 const {
-  listen,
-  rawServer,
-  reader,
-  rawClient,
   encodeName,
-  requestFrame,
   messageFrame,
   closed,
   fromHex,
   nextEvent,
-  recordEvents,
   settle,
   withTimeout,
+  attachAnswering,
+  callbackPromise,
+  callerWithRawPeer,
+  callerAwaitingResponse,
+  establishedCaller,
+  calledWithRawClient,
+  establishedCalled,
 } = require('./helpers');
-
-const SESSION_EVENTS = ['connect', 'message', 'error', 'end', 'close'];
 
 // PROTOCOL.md: name `DST`, suffix 0x20, no scope.
 const DST_20 = fromHex(
@@ -48,66 +46,9 @@ function payload(n, seed = 1) {
   return out;
 }
 
-/**
- * A caller session (`connect`) to a raw loopback peer. `connected` resolves
- * with the connect callback's arguments.
- */
-async function callerWithRawPeer(t, options, ...names) {
-  const srv = await rawServer();
-  t.after(() => srv.close());
-  const session = new NetbiosSession(options);
-  const events = recordEvents(session, SESSION_EVENTS);
-  const connected = new Promise((resolve) => {
-    session.connect(srv.port, '127.0.0.1', ...names, (...args) => resolve(args));
-  });
-  const peer = await srv.accepted();
-  t.after(() => {
-    session.end();
-    peer.destroy();
-  });
-  return { session, events, connected: withTimeout(connected, 'the connect callback'), peer, peerIn: reader(peer) };
-}
-
-/** A NetBIOS caller whose raw peer has read the DST/SRC request and answered POSITIVE. */
-async function establishedCaller(t, options) {
-  const c = await callerWithRawPeer(t, options, 'DST', 'SRC');
-  assert.deepEqual(await c.peerIn.read(DST_REQUEST.length), DST_REQUEST);
-  c.peer.write(fromHex('82 00 00 00'));
-  assert.deepEqual(await c.connected, [], 'connect callback gets no error');
-  return c;
-}
-
-/**
- * A called node: a loopback server that attaches a session to each accepted
- * socket through `setup(session, socket)`, and a raw client connected to it.
- */
-async function calledWithRawClient(t, options, setup) {
-  let session;
-  let events;
-  const { server, port } = await listen((socket) => {
-    session = new NetbiosSession(options);
-    events = recordEvents(session, SESSION_EVENTS);
-    setup(session, socket);
-  });
-  const accepted = nextEvent(server, 'connection');
-  const client = await rawClient(port);
-  const [socket] = await accepted;
-  t.after(() => {
-    client.destroy();
-    socket.destroy();
-    server.close();
-  });
-  return { session, events, socket, client, clientIn: reader(client) };
-}
-
-/** A called node established with autoAccept: the raw client sent DST/SRC and read POSITIVE. */
-async function establishedCalled(t, options) {
-  const c = await calledWithRawClient(t, { ...options, autoAccept: true }, (session, socket) => session.attach(socket));
-  const connect = nextEvent(c.session, 'connect');
-  c.client.write(DST_REQUEST);
-  assert.deepEqual(await c.clientIn.read(4), fromHex('82 00 00 00'));
-  await connect;
-  return c;
+/** A NetBIOS caller whose raw peer has read the DST/SRC request (checked against DST_REQUEST) and answered POSITIVE. */
+function establishedDstCaller(t) {
+  return establishedCaller(t, undefined, DST_REQUEST);
 }
 
 // ---- encoded names ---------------------------------------------------
@@ -140,8 +81,7 @@ test('PROTOCOL.md name vector on the wire: a netbios-name 0.2.0 NBName({name: "D
 test('PROTOCOL.md vector: request.accept() writes the positive response 82 00 00 00 and establishes the session', async (t) => {
   let request;
   const c = await calledWithRawClient(t, null, (session, socket) => {
-    session.attach(socket, (error, req) => {
-      assert.equal(error, null);
+    attachAnswering(session, socket, (req) => {
       request = req;
       req.accept();
     });
@@ -159,10 +99,7 @@ test('PROTOCOL.md vector: request.accept() writes the positive response 82 00 00
 
 test("PROTOCOL.md vector: request.reject('Called name not present') writes exactly 83 00 00 01 82, then ends the socket", async (t) => {
   const c = await calledWithRawClient(t, null, (session, socket) => {
-    session.attach(socket, (error, request) => {
-      assert.equal(error, null);
-      request.reject('Called name not present');
-    });
+    attachAnswering(session, socket, (request) => request.reject('Called name not present'));
   });
   c.client.write(DST_REQUEST);
   const everything = await c.clientIn.rest();
@@ -173,7 +110,7 @@ test("PROTOCOL.md vector: request.reject('Called name not present') writes exact
 });
 
 test('PROTOCOL.md vector: keep alive 85 00 00 00 received by an established session is discarded; a following message still arrives', async (t) => {
-  const c = await establishedCaller(t);
+  const c = await establishedDstCaller(t);
   c.peer.write(fromHex('85 00 00 00'));
   // Another keep alive in the same write as a message, then the message alone.
   c.peer.write(Buffer.concat([fromHex('85 00 00 00'), messageFrame(Buffer.from('after keep alive'))]));
@@ -190,8 +127,7 @@ test('PROTOCOL.md vector: keep alive 85 00 00 00 received by an established sess
 });
 
 test('PROTOCOL.md vector: retarget 84 00 00 06 0a 00 00 05 00 8b fails the connect callback with ERR_NETBIOS_RETARGETED to 10.0.0.5:139', async (t) => {
-  const c = await callerWithRawPeer(t, null, 'DST', 'SRC');
-  assert.deepEqual(await c.peerIn.read(DST_REQUEST.length), DST_REQUEST);
+  const c = await callerAwaitingResponse(t, null, DST_REQUEST);
   c.peer.write(fromHex('84 00 00 06 0a 00 00 05 00 8b'));
   const [error] = await c.connected;
   assert.ok(error instanceof Error);
@@ -211,7 +147,7 @@ for (const [length, header] of [
   [131071, '00 01 ff ff'],
 ]) {
   test(`PROTOCOL.md vector: write() of ${length} bytes sends header ${header} (E bit 0x01), payload intact`, async (t) => {
-    const c = await establishedCaller(t);
+    const c = await establishedDstCaller(t);
     const data = payload(length, length);
     const written = new Promise((resolve) => c.session.write(data, (error) => resolve(error ?? null)));
     assert.equal((await c.peerIn.read(4)).toString('hex'), header.replace(/ /g, ''));
@@ -237,7 +173,7 @@ for (const [length, header] of [
   [131071, '00 01 ff ff'],
 ]) {
   test(`PROTOCOL.md vector: a received frame ${header} + ${length} bytes is one 'message' of ${length} bytes`, async (t) => {
-    const c = await establishedCaller(t);
+    const c = await establishedDstCaller(t);
     const data = payload(length, length + 1);
     c.peer.write(Buffer.concat([fromHex(header), data]));
     c.peer.write(messageFrame(Buffer.from('sentinel')));
@@ -276,16 +212,41 @@ function assertProtocolError(error) {
   assert.equal(error.code, 'ERR_NETBIOS_PROTOCOL');
 }
 
+/** The raw `peer` of an established session `c` writes `bytes`: 'error' gets ERR_NETBIOS_PROTOCOL, the socket closes, no message is delivered. */
+async function establishedRejects(c, peer, bytes) {
+  const failed = nextEvent(c.session, 'error');
+  peer.write(bytes);
+  const [error] = await failed;
+  assertProtocolError(error);
+  await closed(peer);
+  await settle();
+  assert.equal(c.events.of('error').length, 1);
+  assert.equal(c.events.of('message').length, 0);
+}
+
+/**
+ * The raw peer of a caller `c` awaiting its response writes `bytes`: the
+ * connect callback gets ERR_NETBIOS_PROTOCOL, the socket closes, and there
+ * is neither 'error' nor 'connect'. Resolves with the error.
+ */
+async function responseRejected(c, bytes) {
+  c.peer.write(bytes);
+  const [error] = await c.connected;
+  assertProtocolError(error);
+  await closed(c.peer);
+  await settle();
+  assert.equal(c.events.of('error').length, 0, 'reported through the callback, not also as an event');
+  assert.equal(c.events.of('connect').length, 0);
+  return error;
+}
+
 test('PROTOCOL.md vector "Not NetBIOS" 00 80 00 10 (reserved FLAGS bit) to a called node awaiting its request: attach callback gets ERR_NETBIOS_PROTOCOL, socket closed', async (t) => {
-  let settleAttach;
-  const attached = new Promise((resolve) => {
-    settleAttach = resolve;
-  });
+  const attached = callbackPromise('the attach callback');
   const c = await calledWithRawClient(t, null, (session, socket) => {
-    session.attach(socket, (...args) => settleAttach(args));
+    session.attach(socket, attached.callback);
   });
   c.client.write(fromHex('00 80 00 10'));
-  const [error, request] = await withTimeout(attached, 'the attach callback');
+  const [error, request] = await attached.promise;
   assertProtocolError(error);
   assert.equal(request, undefined);
   await closed(c.client);
@@ -295,52 +256,24 @@ test('PROTOCOL.md vector "Not NetBIOS" 00 80 00 10 (reserved FLAGS bit) to a cal
 });
 
 test('PROTOCOL.md vector "Not NetBIOS" 86 00 00 00 (unknown type) to an established session: \'error\' ERR_NETBIOS_PROTOCOL, socket closed', async (t) => {
-  const c = await establishedCalled(t);
-  const failed = nextEvent(c.session, 'error');
-  c.client.write(fromHex('86 00 00 00'));
-  const [error] = await failed;
-  assertProtocolError(error);
-  await closed(c.client);
-  await settle();
-  assert.equal(c.events.of('error').length, 1);
-  assert.equal(c.events.of('message').length, 0);
+  const c = await establishedCalled(t, undefined, DST_REQUEST);
+  await establishedRejects(c, c.client, fromHex('86 00 00 00'));
 });
 
 test('PROTOCOL.md vector "Not NetBIOS" 86 00 00 00 (unknown type) to a caller awaiting its response: connect callback gets ERR_NETBIOS_PROTOCOL, socket closed', async (t) => {
-  const c = await callerWithRawPeer(t, null, 'DST', 'SRC');
-  assert.deepEqual(await c.peerIn.read(DST_REQUEST.length), DST_REQUEST);
-  c.peer.write(fromHex('86 00 00 00'));
-  const [error] = await c.connected;
-  assertProtocolError(error);
-  await closed(c.peer);
-  await settle();
-  assert.equal(c.events.of('error').length, 0, 'reported through the callback, not also as an event');
-  assert.equal(c.events.of('connect').length, 0);
+  const c = await callerAwaitingResponse(t, null, DST_REQUEST);
+  await responseRejected(c, fromHex('86 00 00 00'));
 });
 
 test('PROTOCOL.md vector "Not NetBIOS" 83 00 00 00 (negative response without its code) to a caller: "Malformed negative response.  Connection failed.", socket closed', async (t) => {
-  const c = await callerWithRawPeer(t, null, 'DST', 'SRC');
-  assert.deepEqual(await c.peerIn.read(DST_REQUEST.length), DST_REQUEST);
-  c.peer.write(fromHex('83 00 00 00'));
-  const [error] = await c.connected;
-  assertProtocolError(error);
+  const c = await callerAwaitingResponse(t, null, DST_REQUEST);
+  const error = await responseRejected(c, fromHex('83 00 00 00'));
   assert.equal(error.message, 'Malformed negative response.  Connection failed.');
-  await closed(c.peer);
-  await settle();
-  assert.equal(c.events.of('error').length, 0);
-  assert.equal(c.events.of('connect').length, 0);
 });
 
 test('PROTOCOL.md vector "Not NetBIOS" 85 00 00 01 00 (keep alive with a trailer) to an established session: \'error\' ERR_NETBIOS_PROTOCOL, socket closed', async (t) => {
-  const c = await establishedCaller(t);
-  const failed = nextEvent(c.session, 'error');
-  c.peer.write(fromHex('85 00 00 01 00'));
-  const [error] = await failed;
-  assertProtocolError(error);
-  await closed(c.peer);
-  await settle();
-  assert.equal(c.events.of('error').length, 1);
-  assert.equal(c.events.of('message').length, 0);
+  const c = await establishedDstCaller(t);
+  await establishedRejects(c, c.peer, fromHex('85 00 00 01 00'));
 });
 
 // ---- Tolerated ------------------------------------------------------------

@@ -5,62 +5,26 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { Duplex } = require('stream');
 
 const NetbiosSession = require('..');
-const { nextEvent, rawServer, reader, encodeName, requestFrame, messageFrame } = require('./helpers');
+const {
+  REQUEST,
+  POSITIVE,
+  nextEvent,
+  reader,
+  messageFrame,
+  delay,
+  pattern,
+  recordingDuplex,
+  asyncCallback,
+  attachAnswering,
+  establishedOverTcp,
+  callerAwaitingResponse,
+} = require('./helpers');
 
-const POSITIVE = Buffer.from([0x82, 0x00, 0x00, 0x00]);
-const REQUEST = requestFrame(encodeName('DST', 0x20), encodeName('SRC', 0x00));
-
-/**
- * An established session (the caller) talking to a raw loopback peer.
- * `socket` is the peer's end; `peer` is a reader on it unless `read: false`,
- * in which case the peer's socket is left paused (nothing read).
- */
-async function established(t, options, { read = true } = {}) {
-  const raw = await rawServer();
-  t.after(() => raw.close());
-  const session = new NetbiosSession(options);
-  const done = new Promise((resolve, reject) => {
-    session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', (error) => (error ? reject(error) : resolve()));
-  });
-  const socket = await raw.accepted();
-  t.after(() => socket.destroy());
-  // Read the request by hand so no 'data' listener stays on the socket.
-  const request = await readExactly(socket, REQUEST.length);
-  assert.deepEqual(request, REQUEST);
-  socket.write(POSITIVE);
-  await done;
-  t.after(() => session.end());
-  return { session, socket, peer: read ? reader(socket) : null };
-}
-
-/** Reads exactly n bytes with read(), leaving the socket paused afterwards. */
-function readExactly(socket, n) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} bytes`)), 5000);
-    const tryRead = () => {
-      const chunk = socket.read(n);
-      if (chunk === null) return;
-      clearTimeout(timer);
-      socket.removeListener('readable', tryRead);
-      resolve(chunk);
-    };
-    socket.on('readable', tryRead);
-    tryRead();
-  });
-}
-
-/** A payload whose bytes depend on their position and on `seed`. */
-function pattern(length, seed = 0) {
-  const out = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 7 + seed) & 0xff;
-  return out;
-}
-
-function settle(ms = 50) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** An established session (the caller) and the raw loopback peer: `socket`, and `peer` reading it unless `read: false`. */
+function established(t, options, { read = true } = {}) {
+  return establishedOverTcp(t, options, { read });
 }
 
 // ---- one frame per write ------------------------------------------------------
@@ -133,22 +97,17 @@ test('COMPAT write: callback(error) runs once, with no error, after the message 
   session.on('error', (error) => assert.fail(error));
   for (const length of [10, 100000]) {
     let calls = 0;
-    let returned = false;
-    let synchronous = false;
     const payload = pattern(length, length);
-    const done = new Promise((resolve) => {
+    const done = asyncCallback((callback) => {
       session.write(payload, (...args) => {
         calls += 1;
-        synchronous = !returned;
-        resolve(args);
+        callback(...args);
       });
     });
-    returned = true;
     const [error] = await done;
-    assert.equal(synchronous, false, 'callback is asynchronous');
     assert.equal(error == null, true, `no error expected, got ${error}`);
     assert.deepEqual(await peer.read(4 + length), messageFrame(payload));
-    await settle(10);
+    await delay(10);
     assert.equal(calls, 1);
   }
 });
@@ -170,7 +129,7 @@ test("COMPAT write: a message over MAX_MESSAGE_LENGTH emits 'error' and calls ba
   });
   assert.equal(returned, false);
   await done;
-  await settle(10);
+  await delay(10);
   assert.equal(called.length, 1);
   assert.equal(emitted.length, 1);
   for (const error of [called[0], emitted[0]]) {
@@ -181,7 +140,7 @@ test("COMPAT write: a message over MAX_MESSAGE_LENGTH emits 'error' and calls ba
 
   // Nothing was sent, and the session still works: the next valid message
   // is the first thing the peer reads.
-  await settle();
+  await delay();
   session.write(Buffer.from('next'));
   assert.deepEqual(await peer.read(8), messageFrame(Buffer.from('next')));
 });
@@ -205,22 +164,15 @@ test('COMPAT difference 4: write() before connect/attach calls back with ERR_NET
   session.on('error', () => {
     errors += 1;
   });
-  let returned = false;
-  let synchronous = false;
   let result;
-  const done = new Promise((resolve) => {
-    result = session.write(Buffer.from('too early'), (...args) => {
-      synchronous = !returned;
-      resolve(args);
-    });
+  const done = asyncCallback((callback) => {
+    result = session.write(Buffer.from('too early'), callback);
   });
-  returned = true;
   assert.equal(result, false);
   const [error] = await done;
-  assert.equal(synchronous, false, 'callback is asynchronous');
   assert.ok(error instanceof Error);
   assert.equal(error.code, 'ERR_NETBIOS_NOT_CONNECTED');
-  await settle(10);
+  await delay(10);
   assert.equal(errors, 0, "with a callback the error does not also go to 'error'");
 });
 
@@ -234,15 +186,8 @@ test("COMPAT difference 4: write() before connect/attach without a callback emit
 });
 
 test('COMPAT difference 4: write() while the handshake is still under way reports ERR_NETBIOS_NOT_CONNECTED', async (t) => {
-  const raw = await rawServer();
-  t.after(() => raw.close());
-  const session = new NetbiosSession();
+  const { session, peer: socket, peerIn: peer } = await callerAwaitingResponse(t);
   session.on('error', () => {});
-  session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', () => {});
-  const socket = await raw.accepted();
-  t.after(() => socket.destroy());
-  const peer = reader(socket);
-  assert.deepEqual(await peer.read(REQUEST.length), REQUEST);
   const [error] = await new Promise((resolve) => {
     assert.equal(session.write(Buffer.from('early'), (...args) => resolve(args)), false);
   });
@@ -274,28 +219,6 @@ test("COMPAT write: a zero-length message is 00 00 00 00 on the wire and arrives
 
 // ---- one write per frame ------------------------------------------------------------------
 
-/**
- * An in-memory Duplex that records the chunks of each write()/writev() call.
- * With `slow`, each call completes on a later turn, so writes queue up.
- */
-function recordingDuplex({ slow = false } = {}) {
-  const calls = [];
-  const finish = (callback) => (slow ? setImmediate(callback) : callback());
-  const stream = new Duplex({
-    read() {},
-    write(chunk, encoding, callback) {
-      calls.push([Buffer.from(chunk)]);
-      finish(callback);
-    },
-    writev(chunks, callback) {
-      calls.push(chunks.map(({ chunk }) => Buffer.from(chunk)));
-      finish(callback);
-    },
-  });
-  stream.calls = calls;
-  return stream;
-}
-
 /** Splits recorded calls into frames, checking that each frame lies within one call. */
 function framesPerCall(calls) {
   const frames = [];
@@ -323,8 +246,7 @@ for (const slow of [false, true]) {
     session.on('error', (error) => assert.fail(error));
     const connected = nextEvent(session, 'connect');
     const pending = new Promise((resolve) => {
-      session.attach(stream, (error, request) => {
-        assert.equal(error, null);
+      attachAnswering(session, stream, (request) => {
         request.accept();
         resolve();
       });

@@ -55,6 +55,21 @@ declare namespace NetbiosSession {
     maxMessageLength?: number | null;
     /** Set TCP_NODELAY on the socket. Default true. */
     noDelay?: boolean | null;
+    /**
+     * Caller: milliseconds for the whole setup (DNS, TCP connect, every retarget hop and
+     * fallback, the response). Default 20000; 0 turns it off.
+     */
+    timeout?: number | null;
+    /** Called node: milliseconds from attach() until a complete SESSION REQUEST. Default 30000; 0 turns it off. */
+    requestTimeout?: number | null;
+    /** Established: fail when no frame arrives for this many milliseconds. Default 0 (off). */
+    idleTimeout?: number | null;
+    /** Established: send a SESSION KEEP ALIVE after this many milliseconds without sending. Default 0 (off). */
+    keepAlive?: number | null;
+    /** Caller: how many RETARGET responses to follow (0 to 255). Default 4 (RFC 1002's SSN_RETRY_COUNT). */
+    maxRetargets?: number | null;
+    /** Caller: names to try, in order, after a NEGATIVE response 0x80 or 0x82, e.g. ['*SMBSERVER']. */
+    calledNameFallback?: NameInput[] | null;
   }
 
   /** The five NEGATIVE SESSION RESPONSE reasons of RFC 1002. */
@@ -77,6 +92,18 @@ declare namespace NetbiosSession {
      * Null once the request is answered.
      */
     reject: ((reason?: RejectReason | number | null) => void) | null;
+    /**
+     * Sends a RETARGET response telling the caller to call `host` (an IPv4 dotted quad)
+     * on `port` (1 to 65535) instead, then closes once it is flushed. Throws a TypeError
+     * or RangeError, sending nothing, for anything else. Null once the request is answered.
+     */
+    retarget: ((host: string, port: number) => void) | null;
+  }
+
+  /** Where a RETARGET response sent the caller. */
+  interface RetargetTarget {
+    host: string;
+    port: number;
   }
 
   type ErrorCode =
@@ -85,7 +112,8 @@ declare namespace NetbiosSession {
     | 'ERR_NETBIOS_MESSAGE_TOO_LONG'
     | 'ERR_NETBIOS_NOT_CONNECTED'
     | 'ERR_NETBIOS_ALREADY_ACTIVE'
-    | 'ERR_NETBIOS_RETARGETED'
+    | 'ERR_NETBIOS_RETARGET_LOOP'
+    | 'ERR_NETBIOS_TIMEOUT'
     | 'ERR_INVALID_ARG_TYPE'
     | 'ERR_INVALID_ARG_VALUE'
     | 'ERR_OUT_OF_RANGE';
@@ -97,7 +125,7 @@ declare namespace NetbiosSession {
     errorCode?: number;
     /** ERR_NETBIOS_REJECTED: RFC 1002's text for errorCode, or 'unknown error'. */
     reason?: string;
-    /** ERR_NETBIOS_RETARGETED: where the called node sent us. */
+    /** ERR_NETBIOS_RETARGET_LOOP: where the retarget past the bound pointed. */
     host?: string;
     port?: number;
   }
@@ -139,14 +167,18 @@ declare class NetbiosSession extends EventEmitter {
   pause(): this;
   /** Delivers held messages in order, then reads again. */
   resume(): this;
-  /** Ends the session: FIN after pending writes. */
+  /** Ends the session: FIN after pending writes; 'close' follows once the peer closes. Idempotent. */
   end(): this;
+  /** Tears the session down at once; `error`, if given, is reported before 'close'. */
+  destroy(error?: Error | null): this;
 
   on(event: 'connect', listener: () => void): this;
   on(event: 'message', listener: (message: Buffer) => void): this;
   on(event: 'drain', listener: () => void): this;
   on(event: 'end', listener: () => void): this;
   on(event: 'close', listener: () => void): this;
+  on(event: 'retarget', listener: (target: NetbiosSession.RetargetTarget) => void): this;
+  on(event: 'fallback', listener: (name: NetbiosSession.NetbiosName) => void): this;
   on(event: 'error', listener: (error: NetbiosSession.NetbiosError) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 
@@ -155,6 +187,8 @@ declare class NetbiosSession extends EventEmitter {
   once(event: 'drain', listener: () => void): this;
   once(event: 'end', listener: () => void): this;
   once(event: 'close', listener: () => void): this;
+  once(event: 'retarget', listener: (target: NetbiosSession.RetargetTarget) => void): this;
+  once(event: 'fallback', listener: (name: NetbiosSession.NetbiosName) => void): this;
   once(event: 'error', listener: (error: NetbiosSession.NetbiosError) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }

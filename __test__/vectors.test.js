@@ -126,12 +126,14 @@ test('PROTOCOL.md vector: keep alive 85 00 00 00 received by an established sess
   assert.equal(c.events.of('error').length, 0);
 });
 
-test('PROTOCOL.md vector: retarget 84 00 00 06 0a 00 00 05 00 8b fails the connect callback with ERR_NETBIOS_RETARGETED to 10.0.0.5:139', async (t) => {
-  const c = await callerAwaitingResponse(t, null, DST_REQUEST);
+test('PROTOCOL.md vector: retarget 84 00 00 06 0a 00 00 05 00 8b is decoded as 10.0.0.5:139 (maxRetargets 0: reported, not dialed)', async (t) => {
+  // Following it would dial 10.0.0.5, off loopback; with no hops allowed the
+  // decoded address is reported instead. Following is tested in lifecycle.test.js.
+  const c = await callerAwaitingResponse(t, { maxRetargets: 0 }, DST_REQUEST);
   c.peer.write(fromHex('84 00 00 06 0a 00 00 05 00 8b'));
   const [error] = await c.connected;
   assert.ok(error instanceof Error);
-  assert.equal(error.code, 'ERR_NETBIOS_RETARGETED');
+  assert.equal(error.code, 'ERR_NETBIOS_RETARGET_LOOP');
   assert.equal(error.host, '10.0.0.5');
   assert.equal(error.port, 139);
   assert.match(error.message, /10\.0\.0\.5:139/);

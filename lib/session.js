@@ -1,14 +1,20 @@
 'use strict';
 // NetbiosSession: moves bytes between a Node duplex stream and the Rust core
 // and turns the core's events into EventEmitter events. The protocol itself
-// (framing, names, which packet is legal when) is decided in the core.
+// (framing, names, which packet is legal when, deadlines, retarget and
+// fallback decisions) is decided in the core; this file owns the sockets and
+// the one timer the core asks for.
 
 const { EventEmitter } = require('events');
 const net = require('net');
+const { performance } = require('perf_hooks');
+const util = require('util');
 
 const native = require('./native');
 const { NetbiosName, toName, fromWire } = require('./name');
 const { codes, netbiosError } = require('./errors');
+
+const debug = util.debuglog('netbios-session');
 
 const MAX_MESSAGE_LENGTH = 131071;
 const MAX_WIDE_MESSAGE_LENGTH = 16777215;
@@ -17,6 +23,18 @@ const HEADER_LENGTH = 4;
 // Messages up to this size are copied behind their header and written once;
 // larger ones go out as a corked header + payload pair (one writev, no copy).
 const COPY_LIMIT = 16 * 1024;
+// Longest delay setTimeout takes.
+const MAX_DURATION = 2147483647;
+// RFC 1002's SSN_CLOSE_TIMEOUT: how long end() waits for the peer to close.
+const CLOSE_TIMEOUT = 30000;
+
+const DEFAULTS = Object.freeze({
+  timeout: 20000, // caller setup, as Samba's client
+  requestTimeout: 30000, // RFC 1002 SSN_CLOSE_TIMEOUT
+  idleTimeout: 0,
+  keepAlive: 0,
+  maxRetargets: 4, // RFC 1002 SSN_RETRY_COUNT
+});
 
 const REASON_BY_CODE = new Map();
 const CODE_BY_REASON = new Map();
@@ -37,6 +55,15 @@ const State = Object.freeze({
   CLOSED: 'closed',
 });
 
+// Frame names for tracing, by event kind.
+const RECEIVED_FRAME = new Map([
+  [native.KEEP_ALIVE, 'SESSION KEEP ALIVE'],
+  [native.REQUEST, 'SESSION REQUEST'],
+  [native.POSITIVE, 'POSITIVE SESSION RESPONSE'],
+  [native.NEGATIVE, 'NEGATIVE SESSION RESPONSE'],
+  [native.RETARGET, 'RETARGET SESSION RESPONSE'],
+]);
+
 // Events array shared by all sessions: decoding a chunk allocates nothing.
 // A handler can make another session decode synchronously (in-memory pairs),
 // so a nested decode while it is in use gets an array of its own.
@@ -54,6 +81,29 @@ function releaseEvents(events) {
   if (events === sharedEvents) sharedEventsBusy = false;
 }
 
+// Socket listeners are shared functions: `this` is the socket, and the
+// socket points back at its session. No closures per session.
+const kSession = Symbol('netbios-session');
+
+/** A socket listener that calls `method` on the socket's session, if the socket is still its current one. */
+function toSession(method) {
+  return function (arg) {
+    const session = this[kSession];
+    if (session !== undefined && session._socket === this) session[method](arg);
+  };
+}
+
+const onSocketConnect = toSession('_onSocketConnect');
+function ignore() {}
+
+const SOCKET_LISTENERS = [
+  ['data', toSession('_onData')],
+  ['end', toSession('_onEnd')],
+  ['error', toSession('_onSocketError')],
+  ['close', toSession('_onSocketClose')],
+  ['drain', toSession('_onDrain')],
+];
+
 function checkOptions(options) {
   if (options == null) return {};
   if (typeof options !== 'object') {
@@ -62,18 +112,48 @@ function checkOptions(options) {
   return options;
 }
 
+function outOfRange(name, value, range) {
+  return netbiosError(codes.OUT_OF_RANGE, `${name} must be ${range}, got ${String(value)}`, null, RangeError);
+}
+
 function resolveMaxMessageLength(options, direct) {
   const value = options.maxMessageLength;
   if (value == null) return direct ? MAX_WIDE_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH;
   if (!Number.isInteger(value) || value < 0 || value > MAX_WIDE_MESSAGE_LENGTH) {
-    throw netbiosError(
-      codes.OUT_OF_RANGE,
-      `maxMessageLength must be an integer from 0 to ${MAX_WIDE_MESSAGE_LENGTH}, got ${String(value)}`,
-      null,
-      RangeError
-    );
+    throw outOfRange('maxMessageLength', value, `an integer from 0 to ${MAX_WIDE_MESSAGE_LENGTH}`);
   }
   return value;
+}
+
+/** A duration option in milliseconds; 0 turns it off (undefined, which napi reads as None). */
+function resolveDuration(options, name) {
+  const value = options[name] == null ? DEFAULTS[name] : options[name];
+  if (!Number.isInteger(value) || value < 0 || value > MAX_DURATION) {
+    throw outOfRange(name, value, `a whole number of milliseconds from 0 (off) to ${MAX_DURATION}`);
+  }
+  return value === 0 ? undefined : value;
+}
+
+function resolveMaxRetargets(options) {
+  const value = options.maxRetargets == null ? DEFAULTS.maxRetargets : options.maxRetargets;
+  if (!Number.isInteger(value) || value < 0 || value > 255) {
+    throw outOfRange('maxRetargets', value, 'an integer from 0 to 255');
+  }
+  return value;
+}
+
+function resolveFallbacks(options) {
+  const value = options.calledNameFallback;
+  if (value == null) return [];
+  if (!Array.isArray(value)) {
+    throw netbiosError(
+      codes.INVALID_ARG_TYPE,
+      `calledNameFallback must be an array of names, got ${typeof value}`,
+      null,
+      TypeError
+    );
+  }
+  return value.map((name, i) => toName(name, 0x20, `calledNameFallback[${i}]`));
 }
 
 function toBuffer(chunk) {
@@ -81,6 +161,26 @@ function toBuffer(chunk) {
   if (typeof chunk === 'string') return Buffer.from(chunk);
   if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   return null;
+}
+
+function ipv4(address) {
+  return `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`;
+}
+
+function nameParts(name) {
+  return { name: name.name, suffix: name.suffix, scope: name.scopeId };
+}
+
+function isDuplex(stream) {
+  return (
+    stream !== null &&
+    typeof stream === 'object' &&
+    typeof stream.on === 'function' &&
+    typeof stream.write === 'function' &&
+    typeof stream.end === 'function' &&
+    typeof stream.pause === 'function' &&
+    typeof stream.resume === 'function'
+  );
 }
 
 /** The object handed to attach()'s callback for each SESSION REQUEST. */
@@ -97,23 +197,34 @@ class SessionRequest {
       this._answered();
       session._reject(reason);
     };
+    this.retarget = (host, port) => {
+      // Checked before anything is sent or the request counts as answered.
+      if (typeof host !== 'string' || !net.isIPv4(host)) {
+        throw netbiosError(
+          codes.INVALID_ARG_VALUE,
+          `retarget host must be an IPv4 address in dotted-quad form, got ${JSON.stringify(host)}`,
+          null,
+          TypeError
+        );
+      }
+      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        throw outOfRange('retarget port', port, 'an integer from 1 to 65535');
+      }
+      this._answered();
+      session._retargetTo(host, port);
+    };
   }
 
   _answered() {
     this.accept = null;
     this.reject = null;
+    this.retarget = null;
   }
 }
 
 class NetbiosSession extends EventEmitter {
   /**
-   * @param {object} [options]
-   * @param {boolean} [options.autoAccept=false] accept requests when attach() has no callback
-   * @param {boolean} [options.direct=false] SMB direct TCP: no handshake, 24-bit lengths
-   * @param {boolean} [options.paused=false] start paused
-   * @param {boolean} [options.legacyLengthBit=false] speak 0.1.6's 0x80 length bit
-   * @param {number} [options.maxMessageLength] largest message accepted or sent
-   * @param {boolean} [options.noDelay=true] set TCP_NODELAY on the socket
+   * @param {object} [options] see README "new NetbiosSession([options])"
    */
   constructor(options) {
     super();
@@ -132,27 +243,41 @@ class NetbiosSession extends EventEmitter {
     this._legacyLengthBit = legacyLengthBit;
     this._noDelay = options.noDelay !== false;
     this._paused = !!options.paused;
+    this._timeout = resolveDuration(options, 'timeout');
+    this._timers = {
+      requestTimeout: resolveDuration(options, 'requestTimeout'),
+      idleTimeout: resolveDuration(options, 'idleTimeout'),
+      keepAlive: resolveDuration(options, 'keepAlive'),
+    };
+    this._maxRetargets = resolveMaxRetargets(options);
+    this._fallbacks = resolveFallbacks(options);
+
     this._state = State.IDLE;
     this._native = null;
     this._socket = null;
+    this._socketClosed = false;
+    this._target = null; // caller: {host, port} of the current attempt
     this._attachCallback = null;
     this._connectCallback = null;
-    this._ended = false;
+    this._ending = false;
+    this._terminated = false;
+    this._reported = false;
     this._closeEmitted = false;
-    // Received data not yet delivered: {chunk, offset, events, index} items,
-    // in arrival order. Used only while paused or inside a delivery.
+    this._timer = null;
+    this._timerDue = 0;
+    this._dialDeadline = null; // direct caller: TCP connect deadline
+    this._closeTimer = null;
+    // Received data not yet delivered: {chunk, offset, events, index, epoch}
+    // items in arrival order. Non-empty only while paused or delivering.
     this._backlog = [];
+    this._epoch = 0; // bumped when a caller moves to a new connection
     this._pumping = false;
     this._connectPending = false;
     this._endPending = false;
     this._closePending = false;
     this._parts = null;
     this._partsLength = 0;
-    this._onData = this._onData.bind(this);
-    this._onEnd = this._onEnd.bind(this);
-    this._onSocketError = this._onSocketError.bind(this);
-    this._onClose = this._onClose.bind(this);
-    this._onDrain = this._onDrain.bind(this);
+    this._onTimer = this._onTimer.bind(this);
   }
 
   /**
@@ -163,7 +288,7 @@ class NetbiosSession extends EventEmitter {
    */
   attach(socket, callback) {
     callback = typeof callback === 'function' ? callback : null;
-    if (this._state !== State.IDLE) return this._alreadyActive('attach', callback);
+    if (this._state !== State.IDLE || this._terminated) return this._alreadyActive('attach', callback);
     if (!isDuplex(socket)) {
       const error = netbiosError(
         codes.INVALID_ARG_TYPE,
@@ -175,37 +300,45 @@ class NetbiosSession extends EventEmitter {
       return this;
     }
     this._attachCallback = callback;
-    this._native = new native.NativeSession(this._direct ? 'direct' : 'called', this._legacyLengthBit, this.MAX_MESSAGE_LENGTH);
+    this._native = new native.NativeSession(
+      this._direct ? 'direct' : 'called',
+      this._legacyLengthBit,
+      this.MAX_MESSAGE_LENGTH,
+      this._timers
+    );
     this._bindSocket(socket);
+    this._native.start(performance.now());
     if (this._direct) {
       this._establish();
     } else {
       this._state = State.AWAITING_REQUEST;
     }
+    this._armTimer();
     this._updateFlow();
     return this;
   }
 
   /**
    * Opens TCP to `host:port` (139 when port is not a number) and asks for a
-   * session with `callTo` from `callFrom`. `callback(error)` runs once the
-   * session is established or has failed. In direct mode names are not used
-   * and `connect(port, host, callback)` is accepted.
+   * session with `callTo` from `callFrom`, following retargets and trying
+   * `calledNameFallback` names within one `timeout`. `callback(error)` runs
+   * once the session is established or has failed. In direct mode names are
+   * not used and `connect(port, host, callback)` is accepted.
    */
   connect(port, host, callTo, callFrom, callback) {
     if (this._direct && typeof callTo === 'function') callback = callTo;
     callback = typeof callback === 'function' ? callback : null;
-    if (this._state !== State.IDLE) return this._alreadyActive('connect', callback);
+    if (this._state !== State.IDLE || this._terminated) return this._alreadyActive('connect', callback);
     if (typeof port !== 'number') port = DEFAULT_PORT;
-    let request = null;
     try {
-      if (!this._direct) {
-        const to = toName(callTo, 0x20, 'callTo');
-        const from = toName(callFrom, 0x00, 'callFrom');
-        this._native = new native.NativeSession('caller', this._legacyLengthBit, this.MAX_MESSAGE_LENGTH);
-        request = this._native.request(nameParts(to), nameParts(from));
+      if (this._direct) {
+        this._native = new native.NativeSession('direct', false, this.MAX_MESSAGE_LENGTH, this._timers);
+        if (this._timeout !== undefined) this._dialDeadline = performance.now() + this._timeout;
       } else {
-        this._native = new native.NativeSession('direct', false, this.MAX_MESSAGE_LENGTH);
+        const called = [toName(callTo, 0x20, 'callTo'), ...this._fallbacks];
+        const calling = toName(callFrom, 0x00, 'callFrom');
+        this._native = new native.NativeSession('caller', this._legacyLengthBit, this.MAX_MESSAGE_LENGTH, this._timers);
+        this._native.startCall(called.map(nameParts), nameParts(calling), this._maxRetargets, this._timeout, performance.now());
       }
     } catch (error) {
       this._releaseNative();
@@ -213,27 +346,9 @@ class NetbiosSession extends EventEmitter {
       this._reportLater(error, callback);
       return this;
     }
-    let socket;
-    try {
-      socket = net.connect({ port, host });
-    } catch (error) {
-      // Bad port or host arguments throw synchronously in net.connect.
-      this._releaseNative();
-      this._reportLater(error, callback);
-      return this;
-    }
     this._connectCallback = callback;
-    this._state = State.CONNECTING;
-    this._bindSocket(socket);
-    socket.once('connect', () => {
-      if (this._state !== State.CONNECTING) return;
-      if (this._direct) {
-        this._establish();
-      } else {
-        this._state = State.AWAITING_RESPONSE;
-        socket.write(request);
-      }
-    });
+    this._dial(host, port);
+    this._armTimer();
     return this;
   }
 
@@ -243,8 +358,8 @@ class NetbiosSession extends EventEmitter {
    */
   write(message, callback) {
     callback = typeof callback === 'function' ? callback : null;
-    if (this._state !== State.ESTABLISHED || this._ended) {
-      const why = this._ended ? 'the session has been ended' : 'the session is not established';
+    if (this._state !== State.ESTABLISHED || this._ending) {
+      const why = this._ending ? 'the session has been ended' : 'the session is not established';
       this._reportLater(netbiosError(codes.NOT_CONNECTED, `Cannot write: ${why}`), callback);
       return false;
     }
@@ -261,6 +376,7 @@ class NetbiosSession extends EventEmitter {
     }
     const length = payload.length;
     const socket = this._socket;
+    if (debug.enabled) this._trace('send', 'SESSION MESSAGE', length);
     if (length <= COPY_LIMIT) {
       const frame = Buffer.allocUnsafe(HEADER_LENGTH + length);
       const problem = this._native.messageHeader(length, frame, 0);
@@ -292,40 +408,192 @@ class NetbiosSession extends EventEmitter {
     return this;
   }
 
-  /** Ends the session: FIN after pending writes. Safe to call more than once. */
+  /**
+   * Ends the session: FIN after pending writes; 'close' once the peer closes
+   * (at most SSN_CLOSE_TIMEOUT later). Before establishment it aborts the
+   * setup. Safe to call more than once.
+   */
   end() {
-    if (this._ended) return this;
-    this._ended = true;
-    if (this._state !== State.ESTABLISHED && this._state !== State.CLOSED) {
-      const error = netbiosError(codes.NOT_CONNECTED, 'The session was ended before it was established');
-      const callback = this._takePendingCallback();
-      this._state = State.CLOSED;
-      this._releaseNative();
-      if (callback) process.nextTick(callback, error);
+    if (this._ending || this._terminated) return this;
+    this._ending = true;
+    if (this._state !== State.ESTABLISHED) {
+      // A pending callback learns why; nobody else needs an 'error'.
+      this._terminate(netbiosError(codes.NOT_CONNECTED, 'The session was ended before it was established'), true, true);
+      return this;
     }
-    if (this._socket) this._socket.end();
+    this._clearTimer();
+    const socket = this._socket;
+    socket.end();
+    // An ended session must not keep the process alive, nor wait forever
+    // for a peer that never closes.
+    if (typeof socket.unref === 'function') socket.unref();
+    this._closeTimer = setTimeout(() => this._terminate(null, false), CLOSE_TIMEOUT);
+    this._closeTimer.unref();
     return this;
   }
 
-  // ---- socket plumbing -------------------------------------------------
+  /**
+   * Tears the session down at once: the socket is destroyed, timers stop.
+   * `error`, if given, is reported (to a pending callback, else 'error');
+   * then 'close' is emitted, last.
+   */
+  destroy(error) {
+    if (this._terminated) return this;
+    if (error instanceof Error) {
+      this._terminate(error, true);
+    } else {
+      const why = netbiosError(codes.NOT_CONNECTED, 'The session was destroyed before it was established');
+      this._terminate(why, true, true);
+    }
+    return this;
+  }
+
+  // ---- sockets -------------------------------------------------------
 
   _bindSocket(socket) {
     this._socket = socket;
+    this._socketClosed = false;
+    socket[kSession] = this;
     if (this._noDelay && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
-    socket.on('data', this._onData);
-    socket.on('end', this._onEnd);
-    socket.on('error', this._onSocketError);
-    socket.on('close', this._onClose);
-    socket.on('drain', this._onDrain);
+    for (const [event, listener] of SOCKET_LISTENERS) socket.on(event, listener);
+  }
+
+  /** Lets go of the current socket (a caller moving to a new connection). */
+  _detachSocket() {
+    const socket = this._socket;
+    if (socket === null) return;
+    for (const [event, listener] of SOCKET_LISTENERS) socket.removeListener(event, listener);
+    socket.removeListener('connect', onSocketConnect);
+    socket.on('error', ignore);
+    socket.destroy();
+    delete socket[kSession];
+    this._socket = null;
+    this._epoch++;
+    this._backlog.length = 0;
+    this._parts = null;
+  }
+
+  /** Caller: opens the TCP connection of one attempt. */
+  _dial(host, port) {
+    let socket;
+    try {
+      socket = net.connect({ port, host });
+    } catch (error) {
+      // Bad port or host arguments throw synchronously in net.connect.
+      this._terminate(error, true);
+      return;
+    }
+    this._target = { host, port };
+    this._state = State.CONNECTING;
+    this._bindSocket(socket);
+    socket.once('connect', onSocketConnect);
+  }
+
+  _onSocketConnect() {
+    if (this._state !== State.CONNECTING) return;
+    const now = performance.now();
+    if (this._direct) {
+      this._dialDeadline = null;
+      this._native.start(now);
+      this._establish();
+    } else {
+      this._state = State.AWAITING_RESPONSE;
+      this._send(this._native.request(), 'SESSION REQUEST');
+    }
+    this._armTimer();
+  }
+
+  /** Caller: drops the current connection and starts the next attempt. */
+  _redial(host, port) {
+    this._detachSocket();
+    this._dial(host, port);
+    this._armTimer();
   }
 
   _onData(chunk) {
     if (this._native === null) return;
     const buffer = toBuffer(chunk);
     if (buffer === null || buffer.length === 0) return;
-    this._backlog.push({ chunk: buffer, offset: 0, events: null, index: 0 });
+    this._backlog.push({ chunk: buffer, offset: 0, events: null, index: 0, epoch: this._epoch });
     this._pump();
   }
+
+  _onEnd() {
+    if (this._backlog.length > 0) {
+      this._endPending = true;
+      return;
+    }
+    this._finishEnd();
+  }
+
+  /** The peer ended its stream and everything before the end was delivered. */
+  _finishEnd() {
+    if (this._terminated) return;
+    if (this._native !== null) {
+      const truncated = this._native.endOfInput();
+      if (truncated !== null) {
+        this._fail(netbiosError(codes.PROTOCOL, truncated));
+        return;
+      }
+    }
+    switch (this._state) {
+      case State.CONNECTING:
+      case State.AWAITING_RESPONSE:
+        this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before the session response arrived'));
+        return;
+      case State.AWAITING_REQUEST:
+        this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before a SESSION REQUEST arrived'));
+        return;
+      default:
+        this._emit('end');
+    }
+  }
+
+  _onDrain() {
+    this._emit('drain');
+  }
+
+  _onSocketError(error) {
+    if (this._terminated || this._state === State.CLOSED) return;
+    this._fail(error);
+  }
+
+  _onSocketClose() {
+    this._socketClosed = true;
+    if (this._terminated) {
+      this._maybeEmitClose();
+      return;
+    }
+    // Messages that arrived before the close but are held (paused) are still
+    // delivered; 'close' follows them.
+    if (this._backlog.length > 0 && this._native !== null && this._state === State.ESTABLISHED) {
+      this._closePending = true;
+      return;
+    }
+    this._terminate(null, false);
+  }
+
+  /** Pauses the socket while delivery is held, so TCP pushes back on the peer. */
+  _updateFlow() {
+    const socket = this._socket;
+    if (socket === null || this._terminated) return;
+    if (this._holding() || this._backlog.length > 0) {
+      if (!socket.isPaused()) socket.pause();
+    } else if (socket.isPaused()) {
+      socket.resume();
+    }
+  }
+
+  _send(bytes, frame) {
+    if (debug.enabled) this._trace('send', frame, bytes.length - HEADER_LENGTH);
+    this._socket.write(bytes);
+  }
+
+  _trace(direction, frame, length) {
+    debug('%s %s length=%d state=%s', direction, frame, length, this._state);
+  }
+
+  // ---- decoding and delivery -------------------------------------------
 
   /** Delivery is held while the user paused an established session, or until 'connect' has been emitted. */
   _holding() {
@@ -349,8 +617,12 @@ class NetbiosSession extends EventEmitter {
         }
         if (this._holding()) break;
         const item = backlog[0];
+        if (item.epoch !== this._epoch) {
+          backlog.shift();
+          continue;
+        }
         if (item.events !== null) {
-          const stop = this._deliver(item.chunk, item.events, item.index, item.events.length);
+          const stop = this._deliver(item, item.events, item.index, item.events.length);
           if (stop >= 0) {
             item.index = stop;
             continue;
@@ -358,16 +630,16 @@ class NetbiosSession extends EventEmitter {
           item.events = null;
         }
         if (item.offset >= item.chunk.length) {
-          backlog.shift();
+          if (backlog[0] === item) backlog.shift();
           continue;
         }
         const events = acquireEvents();
         try {
-          const count = this._native.feed(item.chunk, item.offset, events);
+          const count = this._native.feed(item.chunk, item.offset, events, performance.now());
           // The core always moves forward; guard against a stuck loop anyway.
           item.offset = count === 0 ? item.chunk.length : events[0];
           const end = native.PREFIX + count * native.EVENT_WORDS;
-          const stop = this._deliver(item.chunk, events, native.PREFIX, end);
+          const stop = this._deliver(item, events, native.PREFIX, end);
           if (stop >= 0) {
             item.events = events.slice(stop, end);
             item.index = 0;
@@ -385,17 +657,17 @@ class NetbiosSession extends EventEmitter {
     }
     if (backlog.length === 0 && this._closePending) {
       this._closePending = false;
-      this._finishClose();
+      this._terminate(null, false);
     }
     this._updateFlow();
   }
 
-  /** Handles events[start..end); returns where it stopped, or -1 when all were handled. */
-  _deliver(chunk, events, start, end) {
+  /** Handles events[start..end) of `item`; returns where it stopped, or -1 when all were handled. */
+  _deliver(item, events, start, end) {
     for (let at = start; at < end; at += native.EVENT_WORDS) {
-      if (this._native === null) return -1;
+      if (this._native === null || item.epoch !== this._epoch) return -1;
       if (this._holding()) return at;
-      this._handleEvent(chunk, events[at], events[at + 1], events[at + 2]);
+      this._handleEvent(item.chunk, events[at], events[at + 1], events[at + 2]);
     }
     return -1;
   }
@@ -403,117 +675,49 @@ class NetbiosSession extends EventEmitter {
   _handleEvent(chunk, kind, a, b) {
     switch (kind) {
       case native.MESSAGE:
-        this.emit('message', chunk.subarray(a, b));
-        break;
+        if (debug.enabled) this._trace('recv', 'SESSION MESSAGE', b - a);
+        this._emit('message', chunk.subarray(a, b));
+        return;
       case native.MESSAGE_FIRST:
         this._parts = [chunk.subarray(a, b)];
         this._partsLength = b - a;
-        break;
+        return;
       case native.MESSAGE_MORE:
         this._parts.push(chunk.subarray(a, b));
         this._partsLength += b - a;
-        break;
+        return;
       case native.MESSAGE_LAST: {
         this._parts.push(chunk.subarray(a, b));
         const message = Buffer.concat(this._parts, this._partsLength + (b - a));
         this._parts = null;
         this._partsLength = 0;
-        this.emit('message', message);
-        break;
+        if (debug.enabled) this._trace('recv', 'SESSION MESSAGE', message.length);
+        this._emit('message', message);
+        return;
       }
-      case native.KEEP_ALIVE:
-        break;
-      case native.REQUEST:
-        this._onRequest(this._native.takeRequest());
-        break;
-      case native.POSITIVE:
-        this._onPositive();
-        break;
-      case native.NEGATIVE:
-        this._onNegative(a);
-        break;
-      case native.RETARGET:
-        this._onRetarget(a, b);
-        break;
       case native.PROTOCOL_ERROR:
         this._fail(netbiosError(codes.PROTOCOL, this._native.takeError()));
-        break;
+        return;
+      default:
+    }
+    if (debug.enabled) this._trace('recv', RECEIVED_FRAME.get(kind), kind === native.NEGATIVE ? 1 : kind === native.RETARGET ? 6 : 0);
+    switch (kind) {
+      case native.KEEP_ALIVE:
+        return;
+      case native.REQUEST:
+        this._onRequest(this._native.takeRequest());
+        return;
+      case native.POSITIVE:
+        this._establish();
+        return;
+      case native.NEGATIVE:
+        this._onNegative(a);
+        return;
+      case native.RETARGET:
+        this._onRetarget(a, b);
+        return;
       default:
         this._fail(netbiosError(codes.PROTOCOL, `internal error: unknown event kind ${kind}`));
-    }
-  }
-
-  _onEnd() {
-    if (this._backlog.length > 0) {
-      this._endPending = true;
-      return;
-    }
-    this._finishEnd();
-  }
-
-  /** The peer ended its stream and everything before the end was delivered. */
-  _finishEnd() {
-    if (this._native !== null) {
-      const truncated = this._native.endOfInput();
-      if (truncated !== null) {
-        this._fail(netbiosError(codes.PROTOCOL, truncated));
-        return;
-      }
-    }
-    switch (this._state) {
-      case State.CONNECTING:
-      case State.AWAITING_RESPONSE:
-        this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before the session response arrived'));
-        return;
-      case State.AWAITING_REQUEST:
-        this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before a SESSION REQUEST arrived'));
-        return;
-      default:
-        this.emit('end');
-    }
-  }
-
-  _onSocketError(error) {
-    if (this._state === State.CLOSED && this._native === null) return;
-    this._fail(error);
-  }
-
-  _onClose() {
-    // Messages that arrived before the close but are held (paused) are still
-    // delivered; 'close' follows them.
-    if (this._backlog.length > 0 && this._native !== null && this._state === State.ESTABLISHED) {
-      this._closePending = true;
-      return;
-    }
-    this._finishClose();
-  }
-
-  _finishClose() {
-    const callback = this._takePendingCallback();
-    this._state = State.CLOSED;
-    this._releaseNative();
-    this._backlog.length = 0;
-    if (callback) {
-      callback(netbiosError(codes.PROTOCOL, 'Connection closed before the session was established'));
-    }
-    if (!this._closeEmitted) {
-      this._closeEmitted = true;
-      this.emit('close');
-    }
-  }
-
-  _onDrain() {
-    this.emit('drain');
-  }
-
-  /** Pauses the socket while delivery is held, so TCP pushes back on the peer. */
-  _updateFlow() {
-    const socket = this._socket;
-    if (socket === null || this._state === State.CLOSED) return;
-    if (this._holding() || this._backlog.length > 0) {
-      if (!socket.isPaused()) socket.pause();
-    } else if (socket.isPaused()) {
-      socket.resume();
     }
   }
 
@@ -521,6 +725,7 @@ class NetbiosSession extends EventEmitter {
 
   _onRequest(names) {
     this._state = State.AWAITING_DECISION;
+    this._armTimer();
     const request = new SessionRequest(this, fromWire(names.called), fromWire(names.calling));
     const callback = this._attachCallback;
     this._attachCallback = null;
@@ -533,22 +738,36 @@ class NetbiosSession extends EventEmitter {
     }
   }
 
-  // If the core already failed on bytes pipelined behind the request, the
-  // answer is dropped: the protocol error queued behind the request follows.
+  // An answer is dropped if the core already failed on bytes pipelined
+  // behind the request: the protocol error queued behind it follows.
+  _answerable() {
+    return this._state === State.AWAITING_DECISION && !this._terminated && !this._native.failed;
+  }
+
   _accept() {
-    if (this._state !== State.AWAITING_DECISION || this._native.failed) return;
-    this._socket.write(this._native.accept());
+    if (!this._answerable()) return;
+    this._send(this._native.accept(performance.now()), 'POSITIVE SESSION RESPONSE');
     this._establish();
   }
 
   _reject(reason) {
-    if (this._state !== State.AWAITING_DECISION || this._native.failed) return;
+    if (!this._answerable()) return;
     let code = CODE_BY_REASON.get(reason);
     if (code === undefined) code = REASON_BY_CODE.has(reason) ? reason : UNSPECIFIED_ERROR;
-    const response = this._native.reject(code);
+    this._finishAnswer(this._native.reject(code), 'NEGATIVE SESSION RESPONSE');
+  }
+
+  _retargetTo(host, port) {
+    if (!this._answerable()) return;
+    this._finishAnswer(this._native.retargetTo(host, port), 'RETARGET SESSION RESPONSE');
+  }
+
+  /** Sends a final answer and closes once it is flushed. */
+  _finishAnswer(bytes, frame) {
+    if (debug.enabled) this._trace('send', frame, bytes.length - HEADER_LENGTH);
     this._state = State.CLOSED;
     this._releaseNative();
-    this._socket.end(response);
+    this._socket.end(bytes);
   }
 
   /** Marks the session established and emits 'connect' (and the callback) asynchronously. */
@@ -556,20 +775,23 @@ class NetbiosSession extends EventEmitter {
     this._state = State.ESTABLISHED;
     this._connectPending = true;
     const callback = this._takePendingCallback();
+    this._armTimer();
     process.nextTick(() => {
       this._connectPending = false;
-      if (this._state !== State.ESTABLISHED) return;
-      this.emit('connect');
+      if (this._state !== State.ESTABLISHED || this._terminated) return;
+      this._emit('connect');
       if (callback) callback();
       this._pump();
     });
   }
 
-  _onPositive() {
-    this._establish();
-  }
-
   _onNegative(code) {
+    const fallback = this._native.negative(code);
+    if (fallback !== null) {
+      this._emit('fallback', fromWire(fallback));
+      if (!this._terminated) this._redial(this._target.host, this._target.port);
+      return;
+    }
     const reason = REASON_BY_CODE.get(code) || 'unknown error';
     const error = netbiosError(codes.REJECTED, `Connection failed with response code [${reason}]`, {
       errorCode: code,
@@ -579,13 +801,64 @@ class NetbiosSession extends EventEmitter {
   }
 
   _onRetarget(address, port) {
-    const host = [address >>> 24, (address >>> 16) & 0xff, (address >>> 8) & 0xff, address & 0xff].join('.');
-    const error = netbiosError(
-      codes.RETARGETED,
-      `The called node retargeted the session to ${host}:${port}; following retargets is not supported yet`,
-      { host, port }
-    );
-    this._fail(error);
+    const host = ipv4(address);
+    const loop = this._native.retarget(address, port);
+    if (loop !== null) {
+      this._fail(netbiosError(codes.RETARGET_LOOP, loop, { host, port }));
+      return;
+    }
+    this._emit('retarget', { host, port });
+    if (!this._terminated) this._redial(host, port);
+  }
+
+  // ---- timers ----------------------------------------------------------
+
+  /** Sets the one timer to the earliest deadline the core (or a direct dial) has. */
+  _armTimer() {
+    if (this._native === null || this._ending) {
+      this._clearTimer();
+      return;
+    }
+    let due = this._native.pollTimeout();
+    if (this._dialDeadline !== null && this._state === State.CONNECTING) {
+      due = due === null ? this._dialDeadline : Math.min(due, this._dialDeadline);
+    }
+    if (due === null) {
+      this._clearTimer();
+      return;
+    }
+    // A timer that fires no later is kept: it re-arms for the rest.
+    if (this._timer !== null && this._timerDue <= due) return;
+    this._clearTimer();
+    this._timerDue = due;
+    this._timer = setTimeout(this._onTimer, Math.max(0, Math.ceil(due - performance.now())));
+  }
+
+  _clearTimer() {
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  _onTimer() {
+    this._timer = null;
+    if (this._native === null || this._terminated) return;
+    const now = performance.now();
+    if (this._dialDeadline !== null && this._state === State.CONNECTING && now >= this._dialDeadline) {
+      const { host, port } = this._target;
+      const message = `TCP connection to ${host}:${port} did not complete within ${this._timeout} ms (timeout)`;
+      this._fail(netbiosError(codes.TIMEOUT, message));
+      return;
+    }
+    const expired = this._native.handleTimeout(now);
+    if (expired !== null) {
+      this._fail(netbiosError(codes.TIMEOUT, expired));
+      return;
+    }
+    const keepAlive = this._native.takeTransmit();
+    if (keepAlive !== null) this._send(keepAlive, 'SESSION KEEP ALIVE');
+    this._armTimer();
   }
 
   // ---- errors and teardown -------------------------------------------
@@ -597,18 +870,57 @@ class NetbiosSession extends EventEmitter {
     return callback;
   }
 
-  /** Ends the session on an error: to the pending callback if any, else 'error'. */
+  /** Ends the session on an error seen during I/O: reported at once. */
   _fail(error) {
+    this._terminate(error, false);
+  }
+
+  /**
+   * The one way a session ends: stops timers, frees the core, destroys the
+   * socket, reports `error` (to a pending callback, else 'error' unless
+   * `quiet`) and emits 'close' last, once the socket has closed. A callback
+   * still pending without an error gets one saying the session ended first.
+   */
+  _terminate(error, async, quiet = false) {
+    if (this._terminated) return;
+    this._terminated = true;
     const callback = this._takePendingCallback();
     this._state = State.CLOSED;
+    this._clearTimer();
+    if (this._closeTimer !== null) {
+      clearTimeout(this._closeTimer);
+      this._closeTimer = null;
+    }
     this._releaseNative();
     this._backlog.length = 0;
-    if (this._socket) this._socket.destroy();
-    if (callback) {
-      callback(error);
-    } else {
-      this.emit('error', error);
-    }
+    const socket = this._socket;
+    if (socket !== null && !socket.destroyed) socket.destroy();
+    const report = () => {
+      if (callback) {
+        callback(error || netbiosError(codes.NOT_CONNECTED, 'Connection closed before the session was established'));
+      } else if (error && !quiet) {
+        this._emit('error', error);
+      }
+      this._reported = true;
+      this._maybeEmitClose();
+    };
+    if (async) process.nextTick(report);
+    else report();
+  }
+
+  /** 'close' comes once, after the error report and after the socket closed. */
+  _maybeEmitClose() {
+    if (this._closeEmitted || !this._reported) return;
+    if (this._socket !== null && !this._socketClosed) return;
+    this._closeEmitted = true;
+    if (this._socket !== null) delete this._socket[kSession];
+    this.emit('close');
+  }
+
+  /** Emits unless 'close' has been emitted: nothing follows 'close'. */
+  _emit(event, ...args) {
+    if (this._closeEmitted) return false;
+    return this.emit(event, ...args);
   }
 
   _writeFailed(problem, length, callback) {
@@ -616,7 +928,7 @@ class NetbiosSession extends EventEmitter {
     const error = netbiosError(code, problem);
     // 0.1.6 both emitted 'error' and called back for an oversized message.
     process.nextTick(() => {
-      if (code === codes.MESSAGE_TOO_LONG || !callback) this.emit('error', error);
+      if (code === codes.MESSAGE_TOO_LONG || !callback) this._emit('error', error);
       if (callback) callback(error);
     });
     return false;
@@ -632,7 +944,7 @@ class NetbiosSession extends EventEmitter {
   _reportLater(error, callback) {
     process.nextTick(() => {
       if (callback) callback(error);
-      else this.emit('error', error);
+      else this._emit('error', error);
     });
   }
 
@@ -644,22 +956,6 @@ class NetbiosSession extends EventEmitter {
     }
     this._parts = null;
   }
-}
-
-function nameParts(name) {
-  return { name: name.name, suffix: name.suffix, scope: name.scopeId };
-}
-
-function isDuplex(stream) {
-  return (
-    stream !== null &&
-    typeof stream === 'object' &&
-    typeof stream.on === 'function' &&
-    typeof stream.write === 'function' &&
-    typeof stream.end === 'function' &&
-    typeof stream.pause === 'function' &&
-    typeof stream.resume === 'function'
-  );
 }
 
 NetbiosSession.MAX_MESSAGE_LENGTH = MAX_MESSAGE_LENGTH;

@@ -8,8 +8,11 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use std::net::Ipv4Addr;
+
 use netbios_session_core::{
-    negative_reason, Config, Event, NetbiosName, Phase, ProtocolError, Role, Session,
+    negative_reason, CallPlan, Config, Event, Millis, NetbiosName, Next, Phase, ProtocolError,
+    Role, Session, Timers,
 };
 
 // Event kinds; lib/native.js has the same numbers.
@@ -94,6 +97,7 @@ pub fn check_config(direct: bool, legacy_length_bit: bool, max_message_length: u
     let config = Config {
         legacy_length_bit,
         max_message_length,
+        timers: Timers::default(),
     };
     Session::new(role, config)
         .map(drop)
@@ -120,10 +124,36 @@ pub fn negative_reasons() -> Vec<NegativeReason> {
         .collect()
 }
 
+/// Deadlines and intervals in milliseconds; missing means off.
+#[napi(object)]
+pub struct TimerOptions {
+    pub request_timeout: Option<f64>,
+    pub idle_timeout: Option<f64>,
+    pub keep_alive: Option<f64>,
+}
+
+/// JS clocks give fractional milliseconds; the core counts whole ones.
+fn millis(value: f64) -> Millis {
+    if value.is_finite() && value > 0.0 {
+        value as Millis
+    } else {
+        0
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(Status::InvalidArg, message.into())
+}
+
 #[napi]
 pub struct NativeSession {
-    /// `None` once closed: the core's buffers are released then, not at GC.
+    role: Role,
+    config: Config,
+    /// The current connection's core; `None` once closed, so its buffers are
+    /// released then, not at garbage collection.
     session: Option<Session>,
+    /// Caller only: names, retarget bound and setup deadline across connections.
+    plan: Option<CallPlan>,
     request: Option<RequestNames>,
     error: Option<String>,
 }
@@ -132,26 +162,33 @@ pub struct NativeSession {
 impl NativeSession {
     /// `role` is "caller", "called" or "direct".
     #[napi(constructor)]
-    pub fn new(role: String, legacy_length_bit: bool, max_message_length: u32) -> Result<Self> {
+    pub fn new(
+        role: String,
+        legacy_length_bit: bool,
+        max_message_length: u32,
+        timers: TimerOptions,
+    ) -> Result<Self> {
         let role = match role.as_str() {
             "caller" => Role::Caller,
             "called" => Role::Called,
             "direct" => Role::Direct,
-            other => {
-                return Err(Error::new(
-                    Status::InvalidArg,
-                    format!("unknown role {other:?}"),
-                ))
-            }
+            other => return Err(invalid(format!("unknown role {other:?}"))),
         };
         let config = Config {
             legacy_length_bit,
             max_message_length,
+            timers: Timers {
+                request_timeout: timers.request_timeout.map(millis),
+                idle_timeout: timers.idle_timeout.map(millis),
+                keep_alive: timers.keep_alive.map(millis),
+            },
         };
-        let session = Session::new(role, config)
-            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
+        let session = Session::new(role, config).map_err(|e| invalid(e.to_string()))?;
         Ok(Self {
+            role,
+            config,
             session: Some(session),
+            plan: None,
             request: None,
             error: None,
         })
@@ -163,19 +200,33 @@ impl NativeSession {
             .ok_or_else(|| Error::new(Status::GenericFailure, "the session is closed"))
     }
 
+    /// Starts the core's clocks once the connection is up.
+    #[napi]
+    pub fn start(&mut self, now: f64) -> Result<()> {
+        self.core()?.start(millis(now));
+        Ok(())
+    }
+
     /// Decodes `chunk` from `offset` until it is used up or `events` is full.
     /// Returns the number of events; `events[0]` is the offset reached.
     #[napi]
-    pub fn feed(&mut self, chunk: &[u8], offset: u32, mut events: Uint32ArraySlice) -> u32 {
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        offset: u32,
+        mut events: Uint32ArraySlice,
+        now: f64,
+    ) -> u32 {
         // SAFETY: JS is single-threaded and blocked in this call, so nothing
         // else touches the array while the slice lives.
         let events = unsafe { events.as_mut() };
         let capacity = events.len().saturating_sub(PREFIX) / EVENT_WORDS;
+        let now = millis(now);
         let mut pos = offset as usize;
         let mut count = 0;
         if let Some(session) = self.session.as_mut() {
             while count < capacity {
-                let Some(event) = session.next_event(chunk, &mut pos) else {
+                let Some(event) = session.next_event(now, chunk, &mut pos) else {
                     break;
                 };
                 let (kind, a, b) = match event {
@@ -239,34 +290,141 @@ impl NativeSession {
             .map(|e: ProtocolError| e.to_string())
     }
 
-    /// The SESSION REQUEST bytes for `called` and `calling`.
+    /// When `handleTimeout` should next run (same clock as `now`), or null.
     #[napi]
-    pub fn request<'env>(
+    pub fn poll_timeout(&self) -> Option<f64> {
+        let session = self.session.as_ref()?;
+        // The setup deadline covers every attempt until one is established.
+        let call = match session.phase() {
+            Phase::Established => None,
+            _ => self.plan.as_ref().and_then(CallPlan::poll_timeout),
+        };
+        [session.poll_timeout(), call]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| t as f64)
+    }
+
+    /// Acts on passed deadlines: returns the error message if one expired
+    /// (the session has failed). A due keep-alive goes to `takeTransmit`.
+    #[napi]
+    pub fn handle_timeout(&mut self, now: f64) -> Option<String> {
+        let now = millis(now);
+        let session = self.session.as_mut()?;
+        if session.phase() != Phase::Established {
+            if let Some(expired) = self.plan.as_mut().and_then(|p| p.handle_timeout(now)) {
+                return Some(expired.to_string());
+            }
+        }
+        session.handle_timeout(now).map(|t| t.to_string())
+    }
+
+    /// Bytes the core queued on its own (a keep-alive), if any.
+    #[napi]
+    pub fn take_transmit<'env>(&mut self, env: &'env Env) -> Result<Option<BufferSlice<'env>>> {
+        match self.session.as_mut().and_then(Session::poll_transmit) {
+            Some(bytes) => BufferSlice::copy_from(env, bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Caller: the called name followed by its fallbacks, the calling name,
+    /// how many retargets to follow and the setup deadline (ms, or null).
+    #[napi]
+    pub fn start_call(
         &mut self,
-        env: &'env Env,
-        called: NameParts,
+        called: Vec<NameParts>,
         calling: NameParts,
-    ) -> Result<BufferSlice<'env>> {
-        let (called, calling) = (to_name(&called)?, to_name(&calling)?);
-        self.command(env, |s| s.request(&called, &calling))
+        max_retargets: u32,
+        timeout: Option<f64>,
+        now: f64,
+    ) -> Result<()> {
+        if called.is_empty() {
+            return Err(invalid("a call needs a called name"));
+        }
+        let called = called.iter().map(to_name).collect::<Result<Vec<_>>>()?;
+        let calling = to_name(&calling)?;
+        self.plan = Some(CallPlan::new(
+            called,
+            calling,
+            max_retargets,
+            timeout.map(millis),
+            millis(now),
+        ));
+        Ok(())
     }
 
-    /// The POSITIVE SESSION RESPONSE bytes; the session is established.
+    /// Caller: the SESSION REQUEST for a new connection (each attempt gets a
+    /// fresh core; the plan carries over).
     #[napi]
-    pub fn accept<'env>(&mut self, env: &'env Env) -> Result<BufferSlice<'env>> {
-        self.command(env, Session::accept)
+    pub fn request<'env>(&mut self, env: &'env Env) -> Result<BufferSlice<'env>> {
+        let plan = self
+            .plan
+            .as_ref()
+            .ok_or_else(|| Error::new(Status::GenericFailure, "no call was started"))?;
+        let mut session =
+            Session::new(self.role, self.config).map_err(|e| invalid(e.to_string()))?;
+        plan.request(&mut session)
+            .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+        let bytes = session.poll_transmit().unwrap_or_default();
+        self.session = Some(session);
+        BufferSlice::copy_from(env, bytes)
     }
 
-    /// The NEGATIVE SESSION RESPONSE bytes for `code`.
+    /// Caller, after a NEGATIVE SESSION RESPONSE: the fallback name to call
+    /// next on a fresh connection, or null if the call has failed.
+    #[napi]
+    pub fn negative(&mut self, code: u32) -> Option<NameParts> {
+        let plan = self.plan.as_mut()?;
+        match plan.on_negative(u8::try_from(code).ok()?) {
+            Next::Fallback(name) => Some(from_name(&name)),
+            _ => None,
+        }
+    }
+
+    /// Caller, after a RETARGET SESSION RESPONSE: null to follow it, or the
+    /// error message if that would exceed the retarget bound.
+    #[napi]
+    pub fn retarget(&mut self, addr: u32, port: u32) -> Option<String> {
+        let plan = self.plan.as_mut()?;
+        match plan.on_retarget(Ipv4Addr::from(addr), port as u16) {
+            Next::Fail(error) => Some(error.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Called: the POSITIVE SESSION RESPONSE bytes; the session is established.
+    #[napi]
+    pub fn accept<'env>(&mut self, env: &'env Env, now: f64) -> Result<BufferSlice<'env>> {
+        let now = millis(now);
+        self.command(env, |s| s.accept(now))
+    }
+
+    /// Called: the NEGATIVE SESSION RESPONSE bytes for `code`.
     #[napi]
     pub fn reject<'env>(&mut self, env: &'env Env, code: u32) -> Result<BufferSlice<'env>> {
-        let code = u8::try_from(code).map_err(|_| {
-            Error::new(
-                Status::InvalidArg,
-                format!("error code {code} is not a byte"),
-            )
-        })?;
+        let code =
+            u8::try_from(code).map_err(|_| invalid(format!("error code {code} is not a byte")))?;
         self.command(env, |s| s.reject(code))
+    }
+
+    /// Called: the RETARGET SESSION RESPONSE bytes for `host` (dotted quad) and `port`.
+    #[napi]
+    pub fn retarget_to<'env>(
+        &mut self,
+        env: &'env Env,
+        host: String,
+        port: u32,
+    ) -> Result<BufferSlice<'env>> {
+        let addr: Ipv4Addr = host
+            .parse()
+            .map_err(|_| invalid(format!("{host:?} is not an IPv4 dotted quad")))?;
+        let port = u16::try_from(port)
+            .ok()
+            .filter(|&p| p != 0)
+            .ok_or_else(|| invalid(format!("port {port} is not 1 to 65535")))?;
+        self.command(env, |s| s.retarget(addr, port))
     }
 
     fn command<'env>(
@@ -291,7 +449,7 @@ impl NativeSession {
         mut out: BufferSlice,
         offset: u32,
     ) -> Option<String> {
-        let session = match self.session.as_ref() {
+        let session = match self.session.as_mut() {
             Some(session) => session,
             None => return Some("Cannot send a SESSION MESSAGE: the session is closed".into()),
         };
@@ -329,13 +487,14 @@ impl NativeSession {
     /// The effective message size limit.
     #[napi(getter)]
     pub fn max_message_length(&self) -> u32 {
-        self.session.as_ref().map_or(0, Session::max_message_length)
+        self.config.max_message_length
     }
 
     /// Releases the core now; every later call is a no-op or an error.
     #[napi]
     pub fn close(&mut self) {
         self.session = None;
+        self.plan = None;
         self.request = None;
         self.error = None;
     }

@@ -36,7 +36,20 @@ direct.connect(445, '127.0.0.1', (error) => {
   if (!error) direct.write(Buffer.alloc(1 << 20));
 });
 
-const caller = new NetbiosSession({ legacyLengthBit: true });
+const caller = new NetbiosSession({
+  legacyLengthBit: true,
+  timeout: 5000,
+  maxRetargets: 2,
+  calledNameFallback: ['*SMBSERVER', new NetbiosName('ALIAS<20>')],
+  keepAlive: 60000,
+  idleTimeout: 120000,
+});
+caller.on('retarget', ({ host, port }) => console.log(`retargeted to ${host}:${port}`));
+caller.on('fallback', (name) => console.log(`trying ${name.name}`));
+new NetbiosSession({ requestTimeout: 10000 }).attach(new net.Socket(), (error, request) => {
+  if (request && request.retarget) request.retarget('127.0.0.1', 1139);
+});
+caller.destroy(new Error('shutting down'));
 caller.connect(null, 'fileserver', new NetbiosName({ name: 'DST', suffix: 0x20 }), 'CLIENT', (error) => {
   if (error && error.code === 'ERR_NETBIOS_REJECTED') console.log(error.reason);
 });

@@ -7,16 +7,24 @@
 //!
 //! - [`frame`]: the 4-byte header and its three length encodings.
 //! - [`name`]: NetBIOS names and their encoding in a SESSION REQUEST.
-//! - [`session`]: the state machine for caller, called node and direct mode.
+//! - [`session`]: the state machine for caller, called node and direct mode,
+//!   with its deadlines and keep-alives (the core reads no clock: pass `now`).
+//! - [`call`]: the caller's plan across connections: retargets, fallback
+//!   names, one setup deadline.
 
+pub mod call;
 pub mod error;
 pub mod frame;
 pub mod name;
 pub mod session;
 
+pub use call::{CallError, CallPlan, Next, DEFAULT_MAX_RETARGETS};
 pub use error::{CommandError, ProtocolError};
 pub use frame::{
     FrameType, Header, LengthEncoding, HEADER_LEN, MAX_NETBIOS_LENGTH, MAX_WIDE_LENGTH,
 };
 pub use name::{NameError, NetbiosName};
-pub use session::{negative_reason, Config, ConfigError, Event, Phase, Received, Role, Session};
+pub use session::{
+    negative_reason, Config, ConfigError, Event, Millis, Phase, Received, Role, Session, Timeout,
+    Timers,
+};

@@ -84,6 +84,46 @@ impl fmt::Display for Phase {
     }
 }
 
+/// Milliseconds on a monotonic clock of the caller's choosing. The core
+/// reads no clock: every call that depends on time is given `now`.
+pub type Millis = u64;
+
+/// Deadlines and intervals, all off by default. The I/O layer asks
+/// [`Session::poll_timeout`] when to call [`Session::handle_timeout`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timers {
+    /// Called node: a complete SESSION REQUEST must arrive this long after
+    /// [`Session::start`]; bytes trickling in do not extend it.
+    pub request_timeout: Option<Millis>,
+    /// Established: fail when no complete frame arrives for this long.
+    pub idle_timeout: Option<Millis>,
+    /// Established: send a SESSION KEEP ALIVE when nothing was sent during a
+    /// whole interval of this length.
+    pub keep_alive: Option<Millis>,
+}
+
+/// A deadline that passed. The session has failed: close the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeout {
+    Request(Millis),
+    Idle(Millis),
+}
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Request(after) => write!(
+                f,
+                "No complete SESSION REQUEST arrived within {after} ms (requestTimeout); expected one after connecting"
+            ),
+            Self::Idle(after) => write!(
+                f,
+                "No frame arrived for {after} ms (idleTimeout); expected a SESSION MESSAGE or SESSION KEEP ALIVE"
+            ),
+        }
+    }
+}
+
 /// Session options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -92,6 +132,7 @@ pub struct Config {
     /// Largest SESSION MESSAGE accepted or sent. Above 131071 (NetBIOS roles),
     /// established messages use the 24-bit form, as Samba's SMB2 server accepts.
     pub max_message_length: u32,
+    pub timers: Timers,
 }
 
 impl Config {
@@ -103,6 +144,7 @@ impl Config {
                 Role::Direct => MAX_WIDE_LENGTH,
                 _ => MAX_NETBIOS_LENGTH,
             },
+            timers: Timers::default(),
         }
     }
 }
@@ -233,6 +275,12 @@ pub struct Session {
     message_encoding: LengthEncoding,
     max_message_length: u32,
     transmit: BytesMut,
+    timers: Timers,
+    request_deadline: Option<Millis>,
+    idle_deadline: Option<Millis>,
+    keep_alive_due: Option<Millis>,
+    /// Whether anything was sent since the last keep-alive check.
+    sent_since_check: bool,
     // For the owned-message API only; empty unless it is used.
     assembly: BytesMut,
     received: VecDeque<Received>,
@@ -266,6 +314,11 @@ impl Session {
             message_encoding,
             max_message_length: max,
             transmit: BytesMut::new(),
+            timers: config.timers,
+            request_deadline: None,
+            idle_deadline: None,
+            keep_alive_due: None,
+            sent_since_check: false,
             assembly: BytesMut::new(),
             received: VecDeque::new(),
         })
@@ -283,10 +336,88 @@ impl Session {
         self.max_message_length
     }
 
+    /// Starts the clocks: the request deadline of a called node, the idle and
+    /// keep-alive timers of a direct session. Call once the connection is up.
+    pub fn start(&mut self, now: Millis) {
+        match self.phase {
+            Phase::AwaitingRequest => {
+                self.request_deadline = self.timers.request_timeout.map(|t| now.saturating_add(t))
+            }
+            Phase::Established => self.establish(now),
+            _ => {}
+        }
+    }
+
+    fn establish(&mut self, now: Millis) {
+        self.phase = Phase::Established;
+        self.request_deadline = None;
+        self.idle_deadline = self.timers.idle_timeout.map(|t| now.saturating_add(t));
+        self.keep_alive_due = self.timers.keep_alive.map(|t| now.saturating_add(t));
+        self.sent_since_check = false;
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        match self.phase {
+            Phase::AwaitingRequest => self.request_deadline,
+            Phase::Established => [self.idle_deadline, self.keep_alive_due]
+                .into_iter()
+                .flatten()
+                .min(),
+            _ => None,
+        }
+    }
+
+    /// Acts on the deadlines that have passed at `now`: a passed request or
+    /// idle deadline fails the session; a due keep-alive is queued for
+    /// [`poll_transmit`](Self::poll_transmit). Early calls do nothing.
+    pub fn handle_timeout(&mut self, now: Millis) -> Option<Timeout> {
+        let passed = |deadline: Option<Millis>| deadline.is_some_and(|d| d <= now);
+        match self.phase {
+            Phase::AwaitingRequest if passed(self.request_deadline) => {
+                self.phase = Phase::Failed;
+                Some(Timeout::Request(
+                    self.timers.request_timeout.unwrap_or_default(),
+                ))
+            }
+            Phase::Established if passed(self.idle_deadline) => {
+                self.phase = Phase::Failed;
+                Some(Timeout::Idle(self.timers.idle_timeout.unwrap_or_default()))
+            }
+            Phase::Established => {
+                if let (true, Some(interval)) =
+                    (passed(self.keep_alive_due), self.timers.keep_alive)
+                {
+                    if !std::mem::take(&mut self.sent_since_check) {
+                        self.queue_control(FrameType::KeepAlive, &[]);
+                    }
+                    self.keep_alive_due = Some(now.saturating_add(interval));
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
     /// Decodes the next event from `chunk[*pos..]`, advancing `*pos` past the
     /// bytes it used. `None` means the chunk is used up: give the next one.
-    /// Partial headers and control trailers are kept across calls.
-    pub fn next_event(&mut self, chunk: &[u8], pos: &mut usize) -> Option<Event> {
+    /// Partial headers and control trailers are kept across calls. `now` is
+    /// when the chunk arrived; a complete frame restarts the idle timer.
+    pub fn next_event(&mut self, now: Millis, chunk: &[u8], pos: &mut usize) -> Option<Event> {
+        let event = self.decode(chunk, pos)?;
+        match &event {
+            Event::Positive => self.establish(now),
+            Event::Request { .. } => self.request_deadline = None,
+            Event::Message { last: false, .. } | Event::Error(_) => {}
+            _ if self.phase == Phase::Established => {
+                self.idle_deadline = self.timers.idle_timeout.map(|t| now.saturating_add(t));
+            }
+            _ => {}
+        }
+        Some(event)
+    }
+
+    fn decode(&mut self, chunk: &[u8], pos: &mut usize) -> Option<Event> {
         loop {
             if self.phase == Phase::Failed {
                 *pos = chunk.len();
@@ -356,7 +487,6 @@ impl Session {
                         return None;
                     }
                     self.read = NEXT_HEADER;
-                    self.phase = Phase::Established;
                     return Some(Event::Positive);
                 }
             }
@@ -443,10 +573,7 @@ impl Session {
             }
             FrameType::KeepAlive if length == 0 => Ok(Some(Event::KeepAlive)),
             FrameType::KeepAlive => Err(bad_length("no trailer")),
-            FrameType::PositiveResponse if length == 0 => {
-                self.phase = Phase::Established;
-                Ok(Some(Event::Positive))
-            }
+            FrameType::PositiveResponse if length == 0 => Ok(Some(Event::Positive)),
             // impacket's SMB server echoes the request names after a positive response.
             FrameType::PositiveResponse if length <= MAX_REQUEST_TRAILER => {
                 self.read = ReadState::DiscardPositive {
@@ -542,9 +669,9 @@ impl Session {
     /// Decodes `data` into owned events, to be taken with [`poll_event`](Self::poll_event).
     /// A message split across calls is reassembled; its buffer grows only as
     /// its bytes arrive, never to the declared length up front.
-    pub fn handle_input(&mut self, data: &[u8]) {
+    pub fn handle_input(&mut self, now: Millis, data: &[u8]) {
         let mut pos = 0;
-        while let Some(event) = self.next_event(data, &mut pos) {
+        while let Some(event) = self.next_event(now, data, &mut pos) {
             let received = match event {
                 Event::Message { range, first, last } => {
                     if first && last {
@@ -610,11 +737,11 @@ impl Session {
         Ok(())
     }
 
-    /// Called: accepts the request; the session is established.
-    pub fn accept(&mut self) -> Result<(), CommandError> {
+    /// Called: accepts the request; the session is established at `now`.
+    pub fn accept(&mut self, now: Millis) -> Result<(), CommandError> {
         self.expect_phase(Phase::AwaitingDecision, "accept")?;
         self.queue_control(FrameType::PositiveResponse, &[]);
-        self.phase = Phase::Established;
+        self.establish(now);
         Ok(())
     }
 
@@ -640,7 +767,7 @@ impl Session {
 
     /// The header for a SESSION MESSAGE of `length` bytes, for callers that
     /// write header and payload themselves (no copy of the payload).
-    pub fn message_header(&self, length: usize) -> Result<[u8; HEADER_LEN], CommandError> {
+    pub fn message_header(&mut self, length: usize) -> Result<[u8; HEADER_LEN], CommandError> {
         self.expect_phase(Phase::Established, "send a SESSION MESSAGE")?;
         let too_long = CommandError::MessageTooLong {
             length,
@@ -650,6 +777,7 @@ impl Session {
         if length > self.max_message_length {
             return Err(too_long);
         }
+        self.sent_since_check = true;
         Ok(
             Header::encode(FrameType::SessionMessage, length, self.message_encoding)
                 .expect("the limit fits the encoding (checked in new)"),

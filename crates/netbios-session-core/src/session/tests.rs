@@ -14,13 +14,14 @@ fn with_max(role: Role, max: u32) -> Session {
         Config {
             legacy_length_bit: false,
             max_message_length: max,
+            timers: Timers::default(),
         },
     )
     .unwrap()
 }
 
 fn feed(session: &mut Session, data: &[u8]) -> Vec<Received> {
-    session.handle_input(data);
+    session.handle_input(0, data);
     std::iter::from_fn(|| session.poll_event()).collect()
 }
 
@@ -36,7 +37,7 @@ fn established_called() -> Session {
         &mut called,
         &request_bytes(&name("DST", 0x20), &name("SRC", 0)),
     );
-    called.accept().unwrap();
+    called.accept(0).unwrap();
     called.poll_transmit();
     called
 }
@@ -83,7 +84,7 @@ fn called_node_handshake_vectors() {
         }]
     );
     assert_eq!(called.phase(), Phase::AwaitingDecision);
-    called.accept().unwrap();
+    called.accept(0).unwrap();
     assert_eq!(called.poll_transmit().unwrap(), &[0x82, 0, 0, 0][..]);
     assert_eq!(called.phase(), Phase::Established);
     assert_eq!(called.poll_transmit(), None);
@@ -314,7 +315,7 @@ fn message_length_limits_per_mode() {
     let wide = with_max(Role::Called, 4_000_080);
     assert_eq!(wide.max_message_length(), 4_000_080);
     // Sending past the limit is refused with 0.1.6's text.
-    let s = established_called();
+    let mut s = established_called();
     let error = s.message_header(131072).unwrap_err();
     assert_eq!(
         error.to_string(),
@@ -330,6 +331,7 @@ fn legacy_length_bit_speaks_0x80() {
         Config {
             legacy_length_bit: true,
             max_message_length: MAX_NETBIOS_LENGTH,
+            timers: Timers::default(),
         },
     );
     assert_eq!(legacy.unwrap_err(), ConfigError::LegacyWithDirect);
@@ -338,11 +340,12 @@ fn legacy_length_bit_speaks_0x80() {
         Config {
             legacy_length_bit: true,
             max_message_length: MAX_NETBIOS_LENGTH,
+            timers: Timers::default(),
         },
     );
     let mut s = legacy.unwrap();
     feed(&mut s, &request_bytes(&name("DST", 0x20), &name("SRC", 0)));
-    s.accept().unwrap();
+    s.accept(0).unwrap();
     assert_eq!(s.message_header(70000).unwrap(), [0x00, 0x80, 0x11, 0x70]);
     let mut data = vec![0x00, 0x80, 0x00, 0x00];
     data.extend(std::iter::repeat_n(7u8, 65536));
@@ -353,7 +356,8 @@ fn legacy_length_bit_speaks_0x80() {
             Role::Caller,
             Config {
                 legacy_length_bit: true,
-                max_message_length: 200_000
+                max_message_length: 200_000,
+                timers: Timers::default(),
             }
         )
         .unwrap_err(),
@@ -381,7 +385,7 @@ fn zero_length_and_keep_alive_in_session() {
 fn commands_check_the_phase() {
     let mut caller = session(Role::Caller);
     assert!(matches!(
-        caller.accept(),
+        caller.accept(0),
         Err(CommandError::WrongPhase { .. })
     ));
     assert!(caller.send_message(b"x").is_err());
@@ -406,7 +410,7 @@ fn message_ranges_point_into_the_chunk() {
     let chunk = [0, 0, 0, 2, b'a', b'b', 0, 0, 0, 3, b'c'];
     let mut pos = 0;
     let mut events = Vec::new();
-    while let Some(event) = s.next_event(&chunk, &mut pos) {
+    while let Some(event) = s.next_event(0, &chunk, &mut pos) {
         events.push(event);
     }
     assert_eq!(
@@ -426,7 +430,7 @@ fn message_ranges_point_into_the_chunk() {
     );
     let mut pos = 0;
     assert_eq!(
-        s.next_event(b"de", &mut pos),
+        s.next_event(0, b"de", &mut pos),
         Some(Event::Message {
             range: 0..2,
             first: false,
@@ -486,7 +490,7 @@ fn events_for_split(bytes: &[u8], cuts: &[usize]) -> Vec<Received> {
     for &cut in cuts.iter().chain([&bytes.len()]) {
         let chunk = &bytes[start..cut];
         let mut pos = 0;
-        while let Some(event) = s.next_event(chunk, &mut pos) {
+        while let Some(event) = s.next_event(0, chunk, &mut pos) {
             events.push(match event {
                 Event::Message { range, first, last } => {
                     if first {
@@ -499,7 +503,7 @@ fn events_for_split(bytes: &[u8], cuts: &[usize]) -> Vec<Received> {
                     Received::Message(Bytes::from(assembly.clone()))
                 }
                 Event::Request { called, calling } => {
-                    s.accept().unwrap();
+                    s.accept(0).unwrap();
                     Received::Request { called, calling }
                 }
                 Event::KeepAlive => Received::KeepAlive,
@@ -531,4 +535,131 @@ fn every_split_point_gives_identical_events() {
     // And byte by byte through the handshake and the small messages.
     let cuts: Vec<usize> = (1..200).collect();
     assert_eq!(events_for_split(&bytes, &cuts), whole);
+}
+
+fn timed(role: Role, timers: Timers) -> Session {
+    let mut config = Config::for_role(role);
+    config.timers = timers;
+    Session::new(role, config).unwrap()
+}
+
+#[test]
+fn request_deadline_is_not_extended_by_trickling_bytes() {
+    let mut called = timed(
+        Role::Called,
+        Timers {
+            request_timeout: Some(30_000),
+            ..Timers::default()
+        },
+    );
+    assert_eq!(called.poll_timeout(), None, "not started");
+    called.start(1_000);
+    assert_eq!(called.poll_timeout(), Some(31_000));
+    let request = request_bytes(&name("DST", 0x20), &name("SRC", 0));
+    // One byte a second for most of the request.
+    for (i, byte) in request[..20].iter().enumerate() {
+        let mut pos = 0;
+        assert_eq!(
+            called.next_event(1_000 + 1_000 * i as u64, &[*byte], &mut pos),
+            None
+        );
+    }
+    assert_eq!(called.poll_timeout(), Some(31_000));
+    assert_eq!(called.handle_timeout(30_999), None);
+    let expired = called.handle_timeout(31_000).unwrap();
+    assert_eq!(expired, Timeout::Request(30_000));
+    assert!(expired.to_string().contains("30000 ms (requestTimeout)"));
+    assert_eq!(called.phase(), Phase::Failed);
+    assert_eq!(called.poll_timeout(), None);
+}
+
+#[test]
+fn a_complete_request_clears_the_request_deadline() {
+    let mut called = timed(
+        Role::Called,
+        Timers {
+            request_timeout: Some(100),
+            ..Timers::default()
+        },
+    );
+    called.start(0);
+    called.handle_input(50, &request_bytes(&name("DST", 0x20), &name("SRC", 0)));
+    assert_eq!(called.poll_timeout(), None);
+    assert_eq!(called.handle_timeout(1_000), None);
+    assert_eq!(called.phase(), Phase::AwaitingDecision);
+}
+
+#[test]
+fn idle_deadline_moves_with_each_complete_frame_only() {
+    let mut s = timed(
+        Role::Direct,
+        Timers {
+            idle_timeout: Some(500),
+            ..Timers::default()
+        },
+    );
+    s.start(0);
+    assert_eq!(s.poll_timeout(), Some(500));
+    s.handle_input(100, &[0, 0, 0, 1, 7]);
+    assert_eq!(s.poll_timeout(), Some(600));
+    // Half a frame does not count as activity.
+    s.handle_input(400, &[0, 0, 0, 9, 1, 2]);
+    assert_eq!(s.poll_timeout(), Some(600));
+    assert_eq!(s.handle_timeout(599), None);
+    assert_eq!(s.handle_timeout(600), Some(Timeout::Idle(500)));
+}
+
+#[test]
+fn keep_alive_is_sent_only_after_a_silent_interval() {
+    let mut s = timed(
+        Role::Direct,
+        Timers {
+            keep_alive: Some(1_000),
+            ..Timers::default()
+        },
+    );
+    s.start(0);
+    assert_eq!(s.poll_timeout(), Some(1_000));
+    assert_eq!(s.handle_timeout(999), None);
+    assert_eq!(s.poll_transmit(), None, "early call does nothing");
+    assert_eq!(s.handle_timeout(1_000), None);
+    assert_eq!(s.poll_transmit().unwrap(), &[0x85, 0, 0, 0][..]);
+    assert_eq!(s.poll_timeout(), Some(2_000));
+    // Something sent during the next interval: no keep-alive at its end.
+    s.message_header(10).unwrap();
+    assert_eq!(s.handle_timeout(2_000), None);
+    assert_eq!(s.poll_transmit(), None);
+    assert_eq!(s.handle_timeout(3_000), None);
+    assert_eq!(s.poll_transmit().unwrap(), &[0x85, 0, 0, 0][..]);
+}
+
+#[test]
+fn timers_start_when_a_caller_or_called_node_is_established() {
+    let timers = Timers {
+        idle_timeout: Some(10),
+        keep_alive: Some(20),
+        request_timeout: Some(5),
+    };
+    let mut caller = timed(Role::Caller, timers);
+    caller.start(0);
+    assert_eq!(
+        caller.poll_timeout(),
+        None,
+        "a caller's setup deadline lives in CallPlan"
+    );
+    caller.request(&name("A", 0x20), &name("B", 0)).unwrap();
+    caller.poll_transmit();
+    caller.handle_input(100, &[0x82, 0, 0, 0]);
+    assert_eq!(caller.poll_timeout(), Some(110));
+
+    let mut called = timed(Role::Called, timers);
+    called.start(0);
+    called.handle_input(1, &request_bytes(&name("A", 0x20), &name("B", 0)));
+    assert_eq!(
+        called.poll_timeout(),
+        None,
+        "no deadline while the user decides"
+    );
+    called.accept(200).unwrap();
+    assert_eq!(called.poll_timeout(), Some(210));
 }

@@ -92,6 +92,43 @@ test("COMPAT write: returns false when the kernel buffer fills and 'drain' follo
   assert.deepEqual(await peer.read(9), messageFrame(Buffer.from('small')));
 });
 
+test("COMPAT write: small messages coalesced into one socket write still return false at the high-water mark, and 'drain' always follows", async (t) => {
+  // Small writes are batched per tick; write() must say "wait" by the same
+  // rule as a socket, and a 'drain' must come even when the socket itself
+  // took the batch without filling up.
+  const { session, peer } = await established(t);
+  session.on('error', (error) => assert.fail(error));
+  const message = pattern(64, 6);
+  const frames = [];
+  for (let round = 0; round < 20; round++) {
+    let writes = 0;
+    while (session.write(message)) {
+      writes += 1;
+      assert.ok(writes < 100000, 'write() never returned false');
+    }
+    frames.push(writes + 1);
+    await nextEvent(session, 'drain', 2000);
+  }
+  const total = frames.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < total; i++) assert.deepEqual(await peer.read(68), messageFrame(message), `message ${i}`);
+});
+
+test('COMPAT write: per-message callbacks of a coalesced batch each run once, in order', async (t) => {
+  const { session, peer } = await established(t);
+  const order = [];
+  const done = new Promise((resolve) => {
+    for (let i = 0; i < 50; i++) {
+      session.write(pattern(10 + i, i), (error) => {
+        order.push(error ?? i);
+        if (order.length === 50) resolve();
+      });
+    }
+  });
+  await done;
+  assert.deepEqual(order, Array.from({ length: 50 }, (_, i) => i));
+  for (let i = 0; i < 50; i++) assert.deepEqual(await peer.read(14 + i), messageFrame(pattern(10 + i, i)));
+});
+
 test('COMPAT write: callback(error) runs once, with no error, after the message is written', async (t) => {
   const { session, peer } = await established(t);
   session.on('error', (error) => assert.fail(error));

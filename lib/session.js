@@ -20,9 +20,13 @@ const MAX_MESSAGE_LENGTH = 131071;
 const MAX_WIDE_MESSAGE_LENGTH = 16777215;
 const DEFAULT_PORT = 139;
 const HEADER_LENGTH = 4;
-// Messages up to this size are copied behind their header and written once;
-// larger ones go out as a corked header + payload pair (one writev, no copy).
-const COPY_LIMIT = 16 * 1024;
+// Messages up to this size are copied, header and payload, into a batch
+// buffer that goes to the socket in one write at the end of the tick (or
+// when full): many small messages, one syscall. Larger ones go out at once
+// as a corked header + payload pair (one writev, no copy).
+const BATCH_MESSAGE_LIMIT = 16 * 1024;
+const BATCH_MIN = 4 * 1024; // from Buffer's pool: cheap for one small message
+const BATCH_MAX = 64 * 1024;
 // Longest delay setTimeout takes.
 const MAX_DURATION = 2147483647;
 // RFC 1002's SSN_CLOSE_TIMEOUT: how long end() waits for the peer to close.
@@ -95,6 +99,15 @@ function toSession(method) {
 
 const onSocketConnect = toSession('_onSocketConnect');
 function ignore() {}
+
+function emitDrain(session) {
+  if (!session._terminated) session._emit('drain');
+}
+
+function flushBatchSoon(session) {
+  session._flushScheduled = false;
+  if (session._socket !== null && !session._terminated) session._flushBatch();
+}
 
 const SOCKET_LISTENERS = [
   ['data', toSession('_onData')],
@@ -277,6 +290,12 @@ class NetbiosSession extends EventEmitter {
     this._closePending = false;
     this._parts = null;
     this._partsLength = 0;
+    this._batch = null;
+    this._batchUsed = 0;
+    this._batchSize = BATCH_MIN;
+    this._batchCallbacks = null;
+    this._flushScheduled = false;
+    this._needDrain = false;
     this._onTimer = this._onTimer.bind(this);
   }
 
@@ -375,23 +394,86 @@ class NetbiosSession extends EventEmitter {
       return false;
     }
     const length = payload.length;
-    const socket = this._socket;
+    if (length > this.MAX_MESSAGE_LENGTH) return this._writeFailed(length, callback);
     if (debug.enabled) this._trace('send', 'SESSION MESSAGE', length);
-    if (length <= COPY_LIMIT) {
-      const frame = Buffer.allocUnsafe(HEADER_LENGTH + length);
-      const problem = this._native.messageHeader(length, frame, 0);
-      if (problem !== null) return this._writeFailed(problem, length, callback);
-      payload.copy(frame, HEADER_LENGTH);
-      return socket.write(frame, callback || undefined);
-    }
+    if (length <= BATCH_MESSAGE_LIMIT) return this._writeBatched(payload, length, callback);
+    this._flushBatch();
+    const socket = this._socket;
     const header = Buffer.allocUnsafe(HEADER_LENGTH);
-    const problem = this._native.messageHeader(length, header, 0);
-    if (problem !== null) return this._writeFailed(problem, length, callback);
+    this._frame(length, header, 0);
     socket.cork();
     socket.write(header);
     const flushed = socket.write(payload, callback || undefined);
     socket.uncork();
     return flushed;
+  }
+
+  /** Appends one framed message to the batch; true while the caller may keep writing. */
+  _writeBatched(payload, length, callback) {
+    const need = HEADER_LENGTH + length;
+    let batch = this._batch;
+    if (batch !== null && this._batchUsed + need > batch.length) {
+      // Full: send it now and take a larger one next (this is a bulk writer).
+      this._flushBatch();
+      this._batchSize = Math.min(this._batchSize * 2, BATCH_MAX);
+      batch = null;
+    }
+    if (batch === null) {
+      batch = this._batch = Buffer.allocUnsafe(Math.max(need, this._batchSize));
+      if (!this._flushScheduled) {
+        this._flushScheduled = true;
+        process.nextTick(flushBatchSoon, this);
+      }
+    }
+    const at = this._batchUsed;
+    this._frame(length, batch, at);
+    payload.copy(batch, at + HEADER_LENGTH);
+    this._batchUsed = at + need;
+    if (callback !== null) {
+      if (this._batchCallbacks === null) this._batchCallbacks = [callback];
+      else this._batchCallbacks.push(callback);
+    }
+    const socket = this._socket;
+    if (socket.writableLength + this._batchUsed < socket.writableHighWaterMark) return true;
+    // The caller will wait for 'drain': make sure one comes even if the
+    // socket takes the batch without filling up.
+    this._needDrain = true;
+    return false;
+  }
+
+  /** Writes the core's SESSION MESSAGE header for `length` into `target` at `offset`. */
+  _frame(length, target, offset) {
+    const problem = this._native.messageHeader(length, target, offset);
+    // Length and state were checked above; the core agreeing is an invariant.
+    if (problem !== null) throw new Error(`netbios-session internal error: ${problem}`);
+  }
+
+  /** Hands the pending batch to the socket (before any other write, to keep order). */
+  _flushBatch() {
+    const batch = this._batch;
+    if (batch === null) return;
+    const used = this._batchUsed;
+    const callbacks = this._batchCallbacks;
+    this._batch = null;
+    this._batchUsed = 0;
+    this._batchCallbacks = null;
+    const bytes = used === batch.length ? batch : batch.subarray(0, used);
+    const accepted = this._socket.write(bytes, callbacks === null ? undefined : (error) => {
+      for (const callback of callbacks) callback(error);
+    });
+    if (accepted && this._needDrain) {
+      this._needDrain = false;
+      process.nextTick(emitDrain, this);
+    }
+  }
+
+  /** Fails the callbacks of a batch that will never be written. */
+  _dropBatch(error) {
+    const callbacks = this._batchCallbacks;
+    this._batch = null;
+    this._batchUsed = 0;
+    this._batchCallbacks = null;
+    if (callbacks !== null) process.nextTick(() => callbacks.forEach((callback) => callback(error)));
   }
 
   /** Stops 'message' events and reading from the socket (TCP pushes back). */
@@ -422,6 +504,7 @@ class NetbiosSession extends EventEmitter {
       return this;
     }
     this._clearTimer();
+    this._flushBatch();
     const socket = this._socket;
     socket.end();
     // An ended session must not keep the process alive, nor wait forever
@@ -550,6 +633,7 @@ class NetbiosSession extends EventEmitter {
   }
 
   _onDrain() {
+    this._needDrain = false;
     this._emit('drain');
   }
 
@@ -586,6 +670,7 @@ class NetbiosSession extends EventEmitter {
 
   _send(bytes, frame) {
     if (debug.enabled) this._trace('send', frame, bytes.length - HEADER_LENGTH);
+    this._flushBatch();
     this._socket.write(bytes);
   }
 
@@ -676,7 +761,7 @@ class NetbiosSession extends EventEmitter {
     switch (kind) {
       case native.MESSAGE:
         if (debug.enabled) this._trace('recv', 'SESSION MESSAGE', b - a);
-        this._emit('message', chunk.subarray(a, b));
+        this.emit('message', chunk.subarray(a, b));
         return;
       case native.MESSAGE_FIRST:
         this._parts = [chunk.subarray(a, b)];
@@ -692,7 +777,7 @@ class NetbiosSession extends EventEmitter {
         this._parts = null;
         this._partsLength = 0;
         if (debug.enabled) this._trace('recv', 'SESSION MESSAGE', message.length);
-        this._emit('message', message);
+        this.emit('message', message);
         return;
       }
       case native.PROTOCOL_ERROR:
@@ -893,6 +978,7 @@ class NetbiosSession extends EventEmitter {
     }
     this._releaseNative();
     this._backlog.length = 0;
+    this._dropBatch(error || netbiosError(codes.NOT_CONNECTED, 'The session closed before the message was sent'));
     const socket = this._socket;
     if (socket !== null && !socket.destroyed) socket.destroy();
     const report = () => {
@@ -923,12 +1009,14 @@ class NetbiosSession extends EventEmitter {
     return this.emit(event, ...args);
   }
 
-  _writeFailed(problem, length, callback) {
-    const code = length > this.MAX_MESSAGE_LENGTH ? codes.MESSAGE_TOO_LONG : codes.NOT_CONNECTED;
-    const error = netbiosError(code, problem);
+  _writeFailed(length, callback) {
+    const error = netbiosError(
+      codes.MESSAGE_TOO_LONG,
+      `Message length [${length}] exceeds maximum [${this.MAX_MESSAGE_LENGTH}]`
+    );
     // 0.1.6 both emitted 'error' and called back for an oversized message.
     process.nextTick(() => {
-      if (code === codes.MESSAGE_TOO_LONG || !callback) this._emit('error', error);
+      this._emit('error', error);
       if (callback) callback(error);
     });
     return false;

@@ -1,0 +1,280 @@
+'use strict';
+// One side of one benchmark, run in its own process by benchmark/run.js:
+//   node benchmark/peers.js ROLE JSON-OPTIONS
+// Servers report {port} to the parent over IPC; the measuring side reports
+// its figure ({value, unit}) and the parent stops both processes.
+//
+// "ours" roles use NetbiosSession; "raw" roles are the baseline: plain net
+// sockets moving the same frame bytes (the limit of what Node can do).
+
+const net = require('net');
+const NetbiosSession = require('..');
+
+const [role, json] = process.argv.slice(2);
+const options = JSON.parse(json || '{}');
+const WARMUP_MS = options.warmup ?? 300;
+const WINDOW_MS = options.window ?? 1000;
+const HOST = '127.0.0.1';
+const MiB = 1024 * 1024;
+
+const report = (message) => process.send(message);
+
+/** Counts `count()` over a window after a warmup, once `start()` is first called. */
+function windowMeter(count) {
+  let started = false;
+  return function start() {
+    if (started) return;
+    started = true;
+    setTimeout(() => {
+      const begin = count();
+      const t0 = process.hrtime.bigint();
+      setTimeout(() => {
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        report({ value: (count() - begin) / seconds });
+      }, WINDOW_MS);
+    }, WARMUP_MS);
+  };
+}
+
+function frame(size, direct) {
+  const payload = Buffer.alloc(size, 0x61);
+  const header = Buffer.from([0, direct ? size >>> 16 : (size >>> 16) & 1, (size >>> 8) & 0xff, size & 0xff]);
+  return Buffer.concat([header, payload]);
+}
+
+/** Writes `next()` forever with backpressure. */
+function flood(socket, next) {
+  const pump = () => {
+    while (socket.write(next()));
+    socket.once('drain', pump);
+  };
+  pump();
+}
+
+function serve(onConnection) {
+  const server = net.createServer({ noDelay: true }, onConnection);
+  server.listen(0, HOST, () => report({ port: server.address().port }));
+  return server;
+}
+
+function connectOurs(port, direct, callback) {
+  const session = new NetbiosSession({ direct });
+  session.on('error', (error) => {
+    console.error(error);
+    process.exit(1);
+  });
+  if (direct) session.connect(port, HOST, () => callback(session));
+  else session.connect(port, HOST, 'BENCH', 'CLIENT', () => callback(session));
+  return session;
+}
+
+const roles = {
+  // ---- one-way throughput (and aggregate, with options.sessions) ----
+  'recv-ours'() {
+    let messages = 0;
+    const start = windowMeter(() => messages);
+    serve((socket) => {
+      const session = new NetbiosSession({ direct: options.direct, autoAccept: true });
+      session.on('message', () => {
+        messages++;
+        start();
+      });
+      session.on('error', () => {});
+      session.attach(socket);
+    });
+  },
+  'recv-raw'() {
+    let bytes = 0;
+    const frameSize = options.size + 4;
+    const start = windowMeter(() => bytes / frameSize);
+    serve((socket) => {
+      socket.on('data', (chunk) => {
+        bytes += chunk.length;
+        start();
+      });
+      socket.on('error', () => {});
+    });
+  },
+  'send-ours'() {
+    const payload = Buffer.alloc(options.size, 0x61);
+    for (let i = 0; i < (options.sessions || 1); i++) {
+      connectOurs(options.port, options.direct, (session) => {
+        const pump = () => {
+          while (session.write(payload));
+          session.once('drain', pump);
+        };
+        pump();
+      });
+    }
+  },
+  'send-raw'() {
+    // The same frame bytes as a continuous stream, in 64 KiB writes: many
+    // frames per write for small messages, one frame over several writes
+    // for large ones. Writes end on a frame boundary every few MiB.
+    const one = frame(options.size, options.direct);
+    const frames = Math.max(1, Math.ceil((4 * MiB) / one.length));
+    const stream = Buffer.concat(Array(frames).fill(one));
+    for (let i = 0; i < (options.sessions || 1); i++) {
+      const socket = net.connect({ port: options.port, host: HOST, noDelay: true }, () => {
+        let offset = 0;
+        flood(socket, () => {
+          const slice = stream.subarray(offset, offset + 65536);
+          offset = offset + 65536 >= stream.length ? 0 : offset + 65536;
+          return slice;
+        });
+      });
+      socket.on('error', () => {});
+    }
+  },
+
+  // ---- 64-byte ping-pong ----
+  'pong-ours'() {
+    serve((socket) => {
+      const session = new NetbiosSession({ autoAccept: true });
+      session.on('message', (message) => session.write(message));
+      session.on('error', () => {});
+      session.attach(socket);
+    });
+  },
+  'ping-ours'() {
+    const payload = Buffer.alloc(64, 0x61);
+    let trips = 0;
+    const start = windowMeter(() => trips);
+    connectOurs(options.port, false, (session) => {
+      session.on('message', () => {
+        trips++;
+        session.write(payload);
+      });
+      session.write(payload);
+      start();
+    });
+  },
+  'pong-raw'() {
+    serve((socket) => {
+      socket.setNoDelay(true);
+      socket.on('data', (chunk) => socket.write(chunk));
+      socket.on('error', () => {});
+    });
+  },
+  'ping-raw'() {
+    const message = frame(64, false);
+    let trips = 0;
+    let received = 0;
+    const start = windowMeter(() => trips);
+    const socket = net.connect({ port: options.port, host: HOST, noDelay: true }, () => {
+      socket.write(message);
+      start();
+    });
+    socket.on('data', (chunk) => {
+      received += chunk.length;
+      while (received >= message.length) {
+        received -= message.length;
+        trips++;
+        socket.write(message);
+      }
+    });
+  },
+
+  // ---- session setups: connect, request, positive response, end ----
+  'accept-ours'() {
+    serve((socket) => {
+      const session = new NetbiosSession({ autoAccept: true });
+      session.on('error', () => {});
+      session.attach(socket);
+    });
+  },
+  'setup-ours'() {
+    let setups = 0;
+    const start = windowMeter(() => setups);
+    const next = () => {
+      const session = new NetbiosSession();
+      session.on('error', () => {});
+      session.connect(options.port, HOST, 'BENCH', 'CLIENT', (error) => {
+        if (error) throw error;
+        setups++;
+        session.end();
+        next();
+      });
+    };
+    next();
+    start();
+  },
+  'accept-raw'() {
+    serve((socket) => {
+      let received = 0;
+      socket.on('data', (chunk) => {
+        received += chunk.length;
+        if (received === 72) socket.write(Buffer.from([0x82, 0, 0, 0]));
+      });
+      socket.on('error', () => {});
+    });
+  },
+  'setup-raw'() {
+    const request = Buffer.alloc(72, 0x41);
+    let setups = 0;
+    const start = windowMeter(() => setups);
+    const next = () => {
+      const socket = net.connect({ port: options.port, host: HOST, noDelay: true }, () => socket.write(request));
+      socket.on('data', () => {
+        setups++;
+        socket.end();
+        next();
+      });
+      socket.on('error', () => {});
+    };
+    next();
+    start();
+  },
+
+  // ---- memory per idle established session (server side) ----
+  'hold-ours'() {
+    const sessions = [];
+    holdServer((socket, established) => {
+      const session = new NetbiosSession({ autoAccept: true });
+      session.on('error', () => {});
+      session.once('connect', established);
+      session.attach(socket);
+      sessions.push(session);
+    });
+  },
+  'hold-raw'() {
+    const sockets = [];
+    holdServer((socket, established) => {
+      socket.on('data', () => {});
+      socket.on('error', () => {});
+      sockets.push(socket);
+      established();
+    });
+  },
+  'open-ours'() {
+    const sessions = [];
+    for (let i = 0; i < options.count; i++) sessions.push(connectOurs(options.port, false, () => {}));
+  },
+  'open-raw'() {
+    const sockets = [];
+    for (let i = 0; i < options.count; i++) {
+      const socket = net.connect({ port: options.port, host: HOST });
+      socket.on('error', () => {});
+      sockets.push(socket);
+    }
+  },
+};
+
+/** A server that reports its RSS growth once `options.count` connections are established and idle. */
+function holdServer(onConnection) {
+  const settle = () => {
+    for (let i = 0; i < 4; i++) global.gc();
+    return process.memoryUsage().rss;
+  };
+  const before = settle();
+  let established = 0;
+  serve((socket) => {
+    onConnection(socket, () => {
+      if (++established === options.count) {
+        setTimeout(() => report({ value: (settle() - before) / options.count }), 500);
+      }
+    });
+  });
+}
+
+roles[role]();

@@ -1,0 +1,244 @@
+'use strict';
+// `npm run bench`: every figure measured side by side with its baseline in
+// the same run, alternating ours / baseline, median of REPS repetitions,
+// sender and receiver in separate processes (benchmark/peers.js).
+// Prints a table of ratios, writes benchmark/results.json and renders
+// benchmark/throughput.svg. Options: --reps N, --only SUBSTRING.
+
+const { fork } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const argv = process.argv.slice(2);
+const REPS = Number(argv[argv.indexOf('--reps') + 1]) || 3;
+const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : null;
+const PEERS = path.join(__dirname, 'peers.js');
+const RUN_TIMEOUT_MS = 20000;
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+
+/** Starts `server`, then `client` against its port; resolves with whichever reports {value}. */
+function measure(server, client, options) {
+  return new Promise((resolve, reject) => {
+    const children = [];
+    const spawn = (role, extra) => {
+      const child = fork(PEERS, [role, JSON.stringify({ ...options, ...extra })], {
+        execArgv: ['--expose-gc'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      children.push(child);
+      child.on('message', onMessage);
+      child.on('exit', (code) => {
+        if (code && !done) finish(new Error(`${role} exited with ${code}`));
+      });
+      return child;
+    };
+    let done = false;
+    const finish = (error, value) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      for (const child of children) child.kill('SIGKILL');
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const timer = setTimeout(() => finish(new Error(`${server}/${client} timed out`)), RUN_TIMEOUT_MS);
+    function onMessage(message) {
+      if (message.port !== undefined) spawn(client, { port: message.port });
+      else if (message.value !== undefined) finish(null, message.value);
+    }
+    spawn(server, {});
+  });
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+// What to measure. `unit` is what `value` counts per second (or per session);
+// `higher` says which direction is better; `target` is the issue's goal.
+const figures = [];
+const sizes = [
+  ['64 B', 64, false, 0.1],
+  ['1 KiB', KiB, false, 0.5],
+  ['16 KiB', 16 * KiB, false, 0.8],
+  ['64 KiB - 1', 64 * KiB - 1, false, 0.95],
+  ['128 KiB - 1', 128 * KiB - 1, false, 0.95],
+  ['direct 1 MiB', MiB, true, 0.95],
+  ['direct 8 MiB', 8 * MiB, true, 0.95],
+];
+for (const [label, size, direct, target] of sizes) {
+  figures.push({
+    name: `throughput ${label}`,
+    group: 'throughput',
+    size,
+    ours: ['recv-ours', 'send-ours'],
+    base: ['recv-raw', 'send-raw'],
+    options: { size, direct },
+    unit: 'messages/s',
+    target,
+  });
+}
+figures.push({
+  name: 'ping-pong 64 B',
+  ours: ['pong-ours', 'ping-ours'],
+  base: ['pong-raw', 'ping-raw'],
+  options: {},
+  unit: 'round trips/s',
+  target: 0.9,
+});
+figures.push({
+  name: 'session setups',
+  ours: ['accept-ours', 'setup-ours'],
+  base: ['accept-raw', 'setup-raw'],
+  options: {},
+  unit: 'setups/s',
+  target: 0.9,
+});
+figures.push({
+  name: 'idle memory per session',
+  ours: ['hold-ours', 'open-ours'],
+  base: ['hold-raw', 'open-raw'],
+  options: { count: 2000 },
+  unit: 'bytes/session',
+  lowerIsBetter: true,
+  // Target: at most the baseline plus 1 KiB.
+  targetDelta: KiB,
+});
+figures.push({
+  name: 'aggregate 100 sessions x 1 KiB',
+  size: KiB,
+  ours: ['recv-ours', 'send-ours'],
+  base: ['recv-raw', 'send-raw'],
+  options: { size: KiB, sessions: 100 },
+  unit: 'messages/s',
+});
+
+function format(value, unit) {
+  if (unit === 'bytes/session') return `${value.toFixed(0)} B`;
+  if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)} k`;
+  return value.toFixed(1);
+}
+
+function verdict(figure, ours, base) {
+  if (figure.targetDelta !== undefined) {
+    return ours - base <= figure.targetDelta ? 'met' : 'MISSED';
+  }
+  if (figure.target === undefined) return '';
+  return ours / base >= figure.target ? 'met' : 'MISSED';
+}
+
+function renderSvg(rows) {
+  const bars = rows.filter((row) => row.group === 'throughput');
+  const width = 760;
+  const height = 360;
+  const left = 70;
+  const bottom = 300;
+  const top = 40;
+  const max = Math.max(...bars.flatMap((row) => [row.oursMiB, row.baseMiB]));
+  const slot = (width - left - 20) / bars.length;
+  const scale = (mib) => ((bottom - top) * mib) / max;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">One-way throughput by message size (MiB/s, higher is better)</text>`,
+    `<line x1="${left}" y1="${bottom}" x2="${width - 10}" y2="${bottom}" stroke="#333"/>`,
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#333"/>`,
+  ];
+  for (let i = 0; i <= 4; i++) {
+    const value = (max * i) / 4;
+    const y = bottom - scale(value);
+    parts.push(`<line x1="${left - 4}" y1="${y}" x2="${width - 10}" y2="${y}" stroke="#ddd"/>`);
+    parts.push(`<text x="${left - 8}" y="${y + 4}" text-anchor="end">${value.toFixed(0)}</text>`);
+  }
+  bars.forEach((row, i) => {
+    const x = left + i * slot + slot * 0.15;
+    const w = slot * 0.33;
+    const oursHeight = scale(row.oursMiB);
+    const baseHeight = scale(row.baseMiB);
+    parts.push(`<rect x="${x}" y="${bottom - baseHeight}" width="${w}" height="${baseHeight}" fill="#b0b7c3"/>`);
+    parts.push(`<rect x="${x + w}" y="${bottom - oursHeight}" width="${w}" height="${oursHeight}" fill="#2f6fdb"/>`);
+    parts.push(
+      `<text x="${x + w}" y="${bottom - Math.max(oursHeight, baseHeight) - 6}" text-anchor="middle" font-size="11">${row.ratio.toFixed(2)}x</text>`
+    );
+    parts.push(`<text x="${x + w}" y="${bottom + 16}" text-anchor="middle" font-size="11">${row.label}</text>`);
+  });
+  parts.push(`<rect x="${left + 10}" y="${bottom + 30}" width="12" height="12" fill="#b0b7c3"/>`);
+  parts.push(`<text x="${left + 28}" y="${bottom + 41}">plain net socket, same frame bytes in 64 KiB writes (the limit)</text>`);
+  parts.push(`<rect x="${left + 420}" y="${bottom + 30}" width="12" height="12" fill="#2f6fdb"/>`);
+  parts.push(`<text x="${left + 438}" y="${bottom + 41}">netbios-session, one write() per message</text>`);
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+async function main() {
+  const started = Date.now();
+  const rows = [];
+  const selected = figures.filter((figure) => !ONLY || figure.name.includes(ONLY));
+  console.log(`netbios-session benchmarks: ${REPS} repetitions, ours and baseline alternating, medians`);
+  console.log(`${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}\n`);
+  const header = ['figure', 'ours', 'baseline', 'ratio', 'target', ''];
+  console.log(header.map((h, i) => (i === 0 ? h.padEnd(34) : h.padStart(12))).join(''));
+  for (const figure of selected) {
+    const ours = [];
+    const base = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      ours.push(await measure(...figure.ours, figure.options));
+      base.push(await measure(...figure.base, figure.options));
+    }
+    const o = median(ours);
+    const b = median(base);
+    const ratio = o / b;
+    const target =
+      figure.targetDelta !== undefined ? `<= +${figure.targetDelta} B` : figure.target !== undefined ? `>= ${figure.target}` : '';
+    const row = {
+      name: figure.name,
+      group: figure.group,
+      label: figure.name.replace('throughput ', ''),
+      unit: figure.unit,
+      ours: o,
+      baseline: b,
+      samples: { ours, baseline: base },
+      ratio,
+      target,
+      verdict: verdict(figure, o, b),
+    };
+    if (figure.size) {
+      row.oursMiB = (o * figure.size) / MiB;
+      row.baseMiB = (b * figure.size) / MiB;
+    }
+    rows.push(row);
+    const cells = [
+      figure.name.padEnd(34),
+      format(o, figure.unit).padStart(12),
+      format(b, figure.unit).padStart(12),
+      ratio.toFixed(3).padStart(12),
+      target.padStart(12),
+      `  ${row.verdict}${figure.size ? `  (${row.oursMiB.toFixed(0)} vs ${row.baseMiB.toFixed(0)} MiB/s)` : ''}  ${figure.unit}`,
+    ];
+    console.log(cells.join(''));
+  }
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0].model,
+    repetitions: REPS,
+    seconds: (Date.now() - started) / 1000,
+    figures: rows,
+  };
+  fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  if (rows.some((row) => row.group === 'throughput')) {
+    fs.writeFileSync(path.join(__dirname, 'throughput.svg'), `${renderSvg(rows)}\n`);
+  }
+  console.log(`\n${rows.length} figures in ${results.seconds.toFixed(0)} s; wrote benchmark/results.json and benchmark/throughput.svg`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

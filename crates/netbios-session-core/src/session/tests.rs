@@ -21,7 +21,12 @@ fn with_max(role: Role, max: u32) -> Session {
 }
 
 fn feed(session: &mut Session, data: &[u8]) -> Vec<Received> {
-    session.handle_input(0, data);
+    feed_at(session, 0, data)
+}
+
+/// Gives `data` as received at `now` and takes every event it makes.
+fn feed_at(session: &mut Session, now: Millis, data: &[u8]) -> Vec<Received> {
+    session.handle_input(now, data);
     std::iter::from_fn(|| session.poll_event()).collect()
 }
 
@@ -583,7 +588,11 @@ fn a_complete_request_clears_the_request_deadline() {
         },
     );
     called.start(0);
-    called.handle_input(50, &request_bytes(&name("DST", 0x20), &name("SRC", 0)));
+    feed_at(
+        &mut called,
+        50,
+        &request_bytes(&name("DST", 0x20), &name("SRC", 0)),
+    );
     assert_eq!(called.poll_timeout(), None);
     assert_eq!(called.handle_timeout(1_000), None);
     assert_eq!(called.phase(), Phase::AwaitingDecision);
@@ -600,10 +609,10 @@ fn idle_deadline_moves_with_each_complete_frame_only() {
     );
     s.start(0);
     assert_eq!(s.poll_timeout(), Some(500));
-    s.handle_input(100, &[0, 0, 0, 1, 7]);
+    feed_at(&mut s, 100, &[0, 0, 0, 1, 7]);
     assert_eq!(s.poll_timeout(), Some(600));
     // Half a frame does not count as activity.
-    s.handle_input(400, &[0, 0, 0, 9, 1, 2]);
+    feed_at(&mut s, 400, &[0, 0, 0, 9, 1, 2]);
     assert_eq!(s.poll_timeout(), Some(600));
     assert_eq!(s.handle_timeout(599), None);
     assert_eq!(s.handle_timeout(600), Some(Timeout::Idle(500)));
@@ -649,12 +658,16 @@ fn timers_start_when_a_caller_or_called_node_is_established() {
     );
     caller.request(&name("A", 0x20), &name("B", 0)).unwrap();
     caller.poll_transmit();
-    caller.handle_input(100, &[0x82, 0, 0, 0]);
+    feed_at(&mut caller, 100, &[0x82, 0, 0, 0]);
     assert_eq!(caller.poll_timeout(), Some(110));
 
     let mut called = timed(Role::Called, timers);
     called.start(0);
-    called.handle_input(1, &request_bytes(&name("A", 0x20), &name("B", 0)));
+    feed_at(
+        &mut called,
+        1,
+        &request_bytes(&name("A", 0x20), &name("B", 0)),
+    );
     assert_eq!(
         called.poll_timeout(),
         None,

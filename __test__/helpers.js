@@ -7,6 +7,7 @@
 
 const assert = require('node:assert/strict');
 const net = require('net');
+const { spawn } = require('child_process');
 const { Duplex } = require('stream');
 const { once } = require('events');
 const { setTimeout: sleep } = require('timers/promises');
@@ -478,6 +479,58 @@ async function echoCalledNode(options, { ignoreErrors = false } = {}) {
   return { server, client, clientReader, sessions };
 }
 
+/** A port on `host` (a loopback address) that was just listening and now is closed. */
+async function closedPortOn(host) {
+  const { server, port } = await listen(undefined, { host });
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Resolves with {code, signal} once `child` has exited; after `ms` (0: never)
+ * resolves with {code: null, signal: null, timedOut: true} instead.
+ */
+function processExit(child, ms = TIMEOUT) {
+  const exited = new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  if (!ms) return exited;
+  let timer;
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(() => resolve({ code: null, signal: null, timedOut: true }), ms);
+  });
+  return Promise.race([exited, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs `command` with `args` (no shell, stdin closed) and resolves with
+ * {code, signal, stdout, stderr, timedOut}; the child is killed (SIGKILL)
+ * after `timeout` ms.
+ */
+function runProcess(command, args, { timeout = TIMEOUT, env } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env || process.env });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeout);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      resolve({ code: null, signal: null, stdout, stderr: `${stderr}${error.message}`, timedOut });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
 module.exports = {
   TIMEOUT,
   REQUEST,
@@ -514,4 +567,7 @@ module.exports = {
   calledWithRawClient,
   establishedCalled,
   echoCalledNode,
+  closedPortOn,
+  processExit,
+  runProcess,
 };

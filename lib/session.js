@@ -429,7 +429,8 @@ class NetbiosSession extends EventEmitter {
       }
     }
     const at = this._batchUsed;
-    this._frame(length, batch, at);
+    // Only the length here; the core turns it into the header at flush.
+    batch.writeUInt32BE(length, at);
     payload.copy(batch, at + HEADER_LENGTH);
     this._batchUsed = at + need;
     if (callback !== null) {
@@ -460,6 +461,9 @@ class NetbiosSession extends EventEmitter {
     this._batch = null;
     this._batchUsed = 0;
     this._batchCallbacks = null;
+    const problem = this._native.frameBatch(batch, used);
+    // Lengths and state were checked in write(); the core agreeing is an invariant.
+    if (problem !== null) throw new Error(`netbios-session internal error: ${problem}`);
     const bytes = used === batch.length ? batch : batch.subarray(0, used);
     const accepted = this._socket.write(bytes, callbacks === null ? undefined : (error) => {
       for (const callback of callbacks) callback(error);

@@ -28,6 +28,8 @@ const RETARGET: u32 = 9;
 const PROTOCOL_ERROR: u32 = 10;
 
 const PREFIX: usize = 2;
+/// Bytes before each message in a batch given to `frame_batch`.
+const HEADER_SLOT: usize = 4;
 const EVENT_WORDS: usize = 3;
 
 /// A NetBIOS name as JS sees it: text whose characters are the name's bytes (Latin-1).
@@ -438,6 +440,31 @@ impl NativeSession {
         command(session).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
         let bytes = session.poll_transmit().unwrap_or_default();
         BufferSlice::copy_from(env, bytes)
+    }
+
+    /// Frames a batch of messages in place: `batch[..used]` holds messages
+    /// back to back, each behind a 4-byte slot where JS put its length as a
+    /// big-endian u32. Each slot becomes the real SESSION MESSAGE header, so
+    /// coalesced small writes cost one native call per batch, not per message.
+    /// Returns an error message if a length cannot be sent or the slots do
+    /// not add up to `used`.
+    #[napi]
+    pub fn frame_batch(&mut self, mut batch: BufferSlice, used: u32) -> Option<String> {
+        let Some(session) = self.session.as_mut() else {
+            return Some("Cannot send a SESSION MESSAGE: the session is closed".into());
+        };
+        let used = (used as usize).min(batch.len());
+        let mut pos = 0;
+        while pos + HEADER_SLOT <= used {
+            let slot = &mut batch[pos..pos + HEADER_SLOT];
+            let length = u32::from_be_bytes([slot[0], slot[1], slot[2], slot[3]]) as usize;
+            match session.message_header(length) {
+                Ok(header) => slot.copy_from_slice(&header),
+                Err(error) => return Some(error.to_string()),
+            }
+            pos += HEADER_SLOT + length;
+        }
+        (pos != used).then(|| format!("batch framing ended at byte {pos} of {used}"))
     }
 
     /// Writes the 4-byte SESSION MESSAGE header for `length` into `out[offset..]`.

@@ -11,7 +11,7 @@ const { spawn } = require('child_process');
 
 const NetbiosSession = require('..');
 const { NetbiosName } = NetbiosSession;
-const { listen, rawServer, reader, nextEvent, closed, encodeName, requestFrame, messageFrame } = require('./helpers');
+const { listen, rawServer, reader, nextEvent, closed, encodeName, requestFrame, messageFrame, duplexPair } = require('./helpers');
 
 const REQUEST_LENGTH = 4 + 68;
 const POSITIVE = Buffer.from([0x82, 0, 0, 0]);
@@ -432,3 +432,60 @@ test('NODE_DEBUG=netbios-session traces each frame sent and received', async (t)
     ]
   );
 });
+
+test('every way a session ends frees its native state at once (no finalizer is needed)', async () => {
+  const { table } = require('../lib/native');
+  const start = table.size;
+  const sessionClosed = (session) => new Promise((resolve) => session.once('close', resolve));
+
+  // Established over TCP, then ended by the peer; our called node answers.
+  const { server, port } = await listen((socket) => {
+    const called = new NetbiosSession({ autoAccept: true });
+    called.on('error', () => {});
+    called.attach(socket);
+  });
+  const caller = new NetbiosSession();
+  caller.on('error', () => {});
+  await new Promise((resolve, reject) => caller.connect(port, '127.0.0.1', 'DST', 'SRC', (e) => (e ? reject(e) : resolve())));
+  assert.equal(table.size, start + 2, 'a caller and a called session are open');
+  const callerClosed = sessionClosed(caller);
+  caller.end();
+  await callerClosed;
+  await new Promise((resolve) => server.close(resolve));
+
+  // Refused by the peer (no listener), destroyed while connecting, rejected, and a protocol error.
+  const refused = new NetbiosSession();
+  const refusedClosed = sessionClosed(refused);
+  refused.connect(await closedPortOnLoopback(), '127.0.0.1', 'DST', 'SRC', () => {});
+  await refusedClosed;
+
+  const destroyed = new NetbiosSession();
+  const destroyedClosed = sessionClosed(destroyed);
+  destroyed.connect(port, '127.0.0.1', 'DST', 'SRC', () => {});
+  destroyed.destroy();
+  await destroyedClosed;
+
+  const [local, remote] = duplexPair();
+  const rejecting = new NetbiosSession();
+  rejecting.attach(local, (error, request) => request.reject());
+  const answer = nextEvent(remote, 'data');
+  remote.write(requestFrame(encodeName('DST', 0x20), encodeName('SRC', 0x00)));
+  assert.equal((await answer)[0][0], 0x83, 'a NEGATIVE SESSION RESPONSE');
+
+  const [local2, remote2] = duplexPair();
+  const broken = new NetbiosSession({ direct: true });
+  broken.on('error', () => {});
+  const brokenClosed = sessionClosed(broken);
+  broken.attach(local2);
+  remote2.write(Buffer.from([0x99, 0, 0, 0]));
+  await brokenClosed;
+
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(table.size, start, 'every native session was released');
+});
+
+async function closedPortOnLoopback() {
+  const { server, port } = await listen();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,6 +1,7 @@
 'use strict';
-// Loads the addon built by scripts/build.js and names the event kinds that
-// NativeSession.feed() writes (the same numbers as src/lib.rs).
+// Loads the addon built by scripts/build.js, opens this thread's session
+// table and names the event kinds that table.feed() writes (the same numbers
+// as src/lib.rs).
 
 const path = require('path');
 
@@ -20,7 +21,8 @@ try {
 }
 
 module.exports = {
-  NativeSession: binding.NativeSession,
+  // Every session's native state, addressed by the id open()/openCall() return.
+  table: new binding.SessionTable(),
   checkName: binding.checkName,
   checkConfig: binding.checkConfig,
   negativeReasons: binding.negativeReasons,

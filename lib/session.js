@@ -11,6 +11,8 @@ const { performance } = require('perf_hooks');
 const util = require('util');
 
 const native = require('./native');
+
+const { table } = native;
 const { NetbiosName, toName, fromWire } = require('./name');
 const { codes, netbiosError } = require('./errors');
 
@@ -84,6 +86,9 @@ function acquireEvents() {
 function releaseEvents(events) {
   if (events === sharedEvents) sharedEventsBusy = false;
 }
+
+// The backlog of every session with nothing held: never written to.
+const NO_BACKLOG = Object.freeze([]);
 
 // Socket listeners are shared functions: `this` is the socket, and the
 // socket points back at its session. No closures per session.
@@ -173,6 +178,31 @@ function resolveFallbacks(options) {
   return value.map((name, i) => toName(name, 0x20, `calledNameFallback[${i}]`));
 }
 
+/** The timing and call options, resolved. */
+function settingsFrom(options) {
+  return Object.freeze({
+    timeout: resolveDuration(options, 'timeout'),
+    timers: Object.freeze({
+      requestTimeout: resolveDuration(options, 'requestTimeout'),
+      idleTimeout: resolveDuration(options, 'idleTimeout'),
+      keepAlive: resolveDuration(options, 'keepAlive'),
+    }),
+    maxRetargets: resolveMaxRetargets(options),
+    fallbacks: Object.freeze(resolveFallbacks(options)),
+  });
+}
+
+const SETTING_NAMES = ['timeout', 'requestTimeout', 'idleTimeout', 'keepAlive', 'maxRetargets', 'calledNameFallback'];
+const DEFAULT_SETTINGS = settingsFrom({});
+
+/** Sessions that set none of the timing and call options share one settings object. */
+function resolveSettings(options) {
+  for (const name of SETTING_NAMES) {
+    if (options[name] != null) return settingsFrom(options);
+  }
+  return DEFAULT_SETTINGS;
+}
+
 function toBuffer(chunk) {
   if (Buffer.isBuffer(chunk)) return chunk;
   if (typeof chunk === 'string') return Buffer.from(chunk);
@@ -255,51 +285,36 @@ class NetbiosSession extends EventEmitter {
       throw netbiosError(codes.INVALID_ARG_VALUE, cause.message, null, TypeError);
     }
     this.MAX_MESSAGE_LENGTH = max;
-    this._autoAccept = !!options.autoAccept;
-    this._direct = direct;
-    this._legacyLengthBit = legacyLengthBit;
-    this._noDelay = options.noDelay !== false;
-    this._paused = !!options.paused;
-    this._timeout = resolveDuration(options, 'timeout');
-    this._timers = {
-      requestTimeout: resolveDuration(options, 'requestTimeout'),
-      idleTimeout: resolveDuration(options, 'idleTimeout'),
-      keepAlive: resolveDuration(options, 'keepAlive'),
-    };
-    this._maxRetargets = resolveMaxRetargets(options);
-    this._fallbacks = resolveFallbacks(options);
+    // Every boolean below is a bit of _flags (see FLAGS); unset ones start false.
+    this._flags = 0;
+    if (options.autoAccept) this._autoAccept = true;
+    if (direct) this._direct = true;
+    if (legacyLengthBit) this._legacyLengthBit = true;
+    if (options.noDelay !== false) this._noDelay = true;
+    if (options.paused) this._paused = true;
+    this._settings = resolveSettings(options);
 
     this._state = State.IDLE;
-    this._native = null;
+    this._native = null; // id of this session's state in the native table, while open
     this._socket = null;
-    this._socketClosed = false;
     this._target = null; // caller: {host, port} of the current attempt
     this._attachCallback = null;
     this._connectCallback = null;
-    this._ending = false;
-    this._terminated = false;
-    this._reported = false;
-    this._closeEmitted = false;
     this._timer = null;
     this._timerDue = 0;
     this._dialDeadline = null; // direct caller: TCP connect deadline
     this._closeTimer = null;
     // Received data not yet delivered: {chunk, offset, events, index, epoch}
-    // items in arrival order. Non-empty only while paused or delivering.
-    this._backlog = [];
+    // items in arrival order. Non-empty only while paused or delivering;
+    // the shared NO_BACKLOG otherwise.
+    this._backlog = NO_BACKLOG;
     this._epoch = 0; // bumped when a caller moves to a new connection
-    this._pumping = false;
-    this._connectPending = false;
-    this._endPending = false;
-    this._closePending = false;
     this._parts = null;
     this._partsLength = 0;
     this._batch = null;
     this._batchUsed = 0;
     this._batchSize = BATCH_MIN;
     this._batchCallbacks = null;
-    this._flushScheduled = false;
-    this._needDrain = false;
   }
 
   /**
@@ -322,14 +337,9 @@ class NetbiosSession extends EventEmitter {
       return this;
     }
     this._attachCallback = callback;
-    this._native = new native.NativeSession(
-      this._direct ? 'direct' : 'called',
-      this._legacyLengthBit,
-      this.MAX_MESSAGE_LENGTH,
-      this._timers
-    );
+    this._native = table.open(this._direct ? 'direct' : 'called', this._legacyLengthBit, this.MAX_MESSAGE_LENGTH, this._settings.timers);
     this._bindSocket(socket);
-    this._native.start(performance.now());
+    table.start(this._native, performance.now());
     if (this._direct) {
       this._establish();
     } else {
@@ -354,13 +364,21 @@ class NetbiosSession extends EventEmitter {
     if (typeof port !== 'number') port = DEFAULT_PORT;
     try {
       if (this._direct) {
-        this._native = new native.NativeSession('direct', false, this.MAX_MESSAGE_LENGTH, this._timers);
-        if (this._timeout !== undefined) this._dialDeadline = performance.now() + this._timeout;
+        this._native = table.open('direct', false, this.MAX_MESSAGE_LENGTH, this._settings.timers);
+        if (this._settings.timeout !== undefined) this._dialDeadline = performance.now() + this._settings.timeout;
       } else {
-        const called = [toName(callTo, 0x20, 'callTo'), ...this._fallbacks];
+        const called = [toName(callTo, 0x20, 'callTo'), ...this._settings.fallbacks];
         const calling = toName(callFrom, 0x00, 'callFrom');
-        this._native = new native.NativeSession('caller', this._legacyLengthBit, this.MAX_MESSAGE_LENGTH, this._timers);
-        this._native.startCall(called.map(nameParts), nameParts(calling), this._maxRetargets, this._timeout, performance.now());
+        this._native = table.openCall(
+          this._legacyLengthBit,
+          this.MAX_MESSAGE_LENGTH,
+          this._settings.timers,
+          called.map(nameParts),
+          nameParts(calling),
+          this._settings.maxRetargets,
+          this._settings.timeout,
+          performance.now()
+        );
       }
     } catch (error) {
       this._releaseNative();
@@ -447,7 +465,7 @@ class NetbiosSession extends EventEmitter {
 
   /** Writes the core's SESSION MESSAGE header for `length` into `target` at `offset`. */
   _frame(length, target, offset) {
-    const problem = this._native.messageHeader(length, target, offset);
+    const problem = table.messageHeader(this._native, length, target, offset);
     // Length and state were checked above; the core agreeing is an invariant.
     if (problem !== null) throw new Error(`netbios-session internal error: ${problem}`);
   }
@@ -461,7 +479,7 @@ class NetbiosSession extends EventEmitter {
     this._batch = null;
     this._batchUsed = 0;
     this._batchCallbacks = null;
-    const problem = this._native.frameBatch(batch, used);
+    const problem = table.frameBatch(this._native, batch, used);
     // Lengths and state were checked in write(); the core agreeing is an invariant.
     if (problem !== null) throw new Error(`netbios-session internal error: ${problem}`);
     const bytes = used === batch.length ? batch : batch.subarray(0, used);
@@ -559,7 +577,7 @@ class NetbiosSession extends EventEmitter {
     delete socket[kSession];
     this._socket = null;
     this._epoch++;
-    this._backlog.length = 0;
+    this._backlog = NO_BACKLOG;
     this._parts = null;
   }
 
@@ -584,11 +602,11 @@ class NetbiosSession extends EventEmitter {
     const now = performance.now();
     if (this._direct) {
       this._dialDeadline = null;
-      this._native.start(now);
+      table.start(this._native, now);
       this._establish();
     } else {
       this._state = State.AWAITING_RESPONSE;
-      this._send(this._native.request(), 'SESSION REQUEST');
+      this._send(table.request(this._native), 'SESSION REQUEST');
     }
     this._armTimer();
   }
@@ -604,7 +622,9 @@ class NetbiosSession extends EventEmitter {
     if (this._native === null) return;
     const buffer = toBuffer(chunk);
     if (buffer === null || buffer.length === 0) return;
-    this._backlog.push({ chunk: buffer, offset: 0, events: null, index: 0, epoch: this._epoch });
+    const item = { chunk: buffer, offset: 0, events: null, index: 0, epoch: this._epoch };
+    if (this._backlog === NO_BACKLOG) this._backlog = [item];
+    else this._backlog.push(item);
     this._pump();
   }
 
@@ -620,7 +640,7 @@ class NetbiosSession extends EventEmitter {
   _finishEnd() {
     if (this._terminated) return;
     if (this._native !== null) {
-      const truncated = this._native.endOfInput();
+      const truncated = table.endOfInput(this._native);
       if (truncated !== null) {
         this._fail(netbiosError(codes.PROTOCOL, truncated));
         return;
@@ -703,11 +723,12 @@ class NetbiosSession extends EventEmitter {
   _pump() {
     if (this._pumping) return;
     this._pumping = true;
-    const backlog = this._backlog;
     try {
-      while (backlog.length > 0) {
+      // Teardown swaps in NO_BACKLOG, so the backlog is read afresh each turn.
+      while (this._backlog.length > 0) {
+        const backlog = this._backlog;
         if (this._native === null) {
-          backlog.length = 0;
+          this._backlog = NO_BACKLOG;
           break;
         }
         if (this._holding()) break;
@@ -730,7 +751,7 @@ class NetbiosSession extends EventEmitter {
         }
         const events = acquireEvents();
         try {
-          const count = this._native.feed(item.chunk, item.offset, events, performance.now());
+          const count = table.feed(this._native, item.chunk, item.offset, events, performance.now());
           // The core always moves forward; guard against a stuck loop anyway.
           item.offset = count === 0 ? item.chunk.length : events[0];
           const end = native.PREFIX + count * native.EVENT_WORDS;
@@ -746,11 +767,14 @@ class NetbiosSession extends EventEmitter {
     } finally {
       this._pumping = false;
     }
-    if (backlog.length === 0 && this._endPending) {
+    const drained = this._backlog.length === 0;
+    // An idle session keeps no array of its own.
+    if (drained) this._backlog = NO_BACKLOG;
+    if (drained && this._endPending) {
       this._endPending = false;
       this._finishEnd();
     }
-    if (backlog.length === 0 && this._closePending) {
+    if (drained && this._closePending) {
       this._closePending = false;
       this._terminate(null, false);
     }
@@ -791,7 +815,7 @@ class NetbiosSession extends EventEmitter {
         return;
       }
       case native.PROTOCOL_ERROR:
-        this._fail(netbiosError(codes.PROTOCOL, this._native.takeError()));
+        this._fail(netbiosError(codes.PROTOCOL, table.takeError(this._native)));
         return;
       default:
     }
@@ -800,7 +824,7 @@ class NetbiosSession extends EventEmitter {
       case native.KEEP_ALIVE:
         return;
       case native.REQUEST:
-        this._onRequest(this._native.takeRequest());
+        this._onRequest(table.takeRequest(this._native));
         return;
       case native.POSITIVE:
         this._establish();
@@ -836,12 +860,12 @@ class NetbiosSession extends EventEmitter {
   // An answer is dropped if the core already failed on bytes pipelined
   // behind the request: the protocol error queued behind it follows.
   _answerable() {
-    return this._state === State.AWAITING_DECISION && !this._terminated && !this._native.failed;
+    return this._state === State.AWAITING_DECISION && !this._terminated && !table.failed(this._native);
   }
 
   _accept() {
     if (!this._answerable()) return;
-    this._send(this._native.accept(performance.now()), 'POSITIVE SESSION RESPONSE');
+    this._send(table.accept(this._native, performance.now()), 'POSITIVE SESSION RESPONSE');
     this._establish();
   }
 
@@ -849,12 +873,12 @@ class NetbiosSession extends EventEmitter {
     if (!this._answerable()) return;
     let code = CODE_BY_REASON.get(reason);
     if (code === undefined) code = REASON_BY_CODE.has(reason) ? reason : UNSPECIFIED_ERROR;
-    this._finishAnswer(this._native.reject(code), 'NEGATIVE SESSION RESPONSE');
+    this._finishAnswer(table.reject(this._native, code), 'NEGATIVE SESSION RESPONSE');
   }
 
   _retargetTo(host, port) {
     if (!this._answerable()) return;
-    this._finishAnswer(this._native.retargetTo(host, port), 'RETARGET SESSION RESPONSE');
+    this._finishAnswer(table.retargetTo(this._native, host, port), 'RETARGET SESSION RESPONSE');
   }
 
   /** Sends a final answer and closes once it is flushed. */
@@ -881,7 +905,7 @@ class NetbiosSession extends EventEmitter {
   }
 
   _onNegative(code) {
-    const fallback = this._native.negative(code);
+    const fallback = table.negative(this._native, code);
     if (fallback !== null) {
       this._emit('fallback', fromWire(fallback));
       if (!this._terminated) this._redial(this._target.host, this._target.port);
@@ -897,7 +921,7 @@ class NetbiosSession extends EventEmitter {
 
   _onRetarget(address, port) {
     const host = ipv4(address);
-    const loop = this._native.retarget(address, port);
+    const loop = table.retarget(this._native, address, port);
     if (loop !== null) {
       this._fail(netbiosError(codes.RETARGET_LOOP, loop, { host, port }));
       return;
@@ -914,7 +938,7 @@ class NetbiosSession extends EventEmitter {
       this._clearTimer();
       return;
     }
-    let due = this._native.pollTimeout();
+    let due = table.pollTimeout(this._native);
     if (this._dialDeadline !== null && this._state === State.CONNECTING) {
       due = due === null ? this._dialDeadline : Math.min(due, this._dialDeadline);
     }
@@ -943,16 +967,16 @@ class NetbiosSession extends EventEmitter {
     const now = performance.now();
     if (this._dialDeadline !== null && this._state === State.CONNECTING && now >= this._dialDeadline) {
       const { host, port } = this._target;
-      const message = `TCP connection to ${host}:${port} did not complete within ${this._timeout} ms (timeout)`;
+      const message = `TCP connection to ${host}:${port} did not complete within ${this._settings.timeout} ms (timeout)`;
       this._fail(netbiosError(codes.TIMEOUT, message));
       return;
     }
-    const expired = this._native.handleTimeout(now);
+    const expired = table.handleTimeout(this._native, now);
     if (expired !== null) {
       this._fail(netbiosError(codes.TIMEOUT, expired));
       return;
     }
-    const keepAlive = this._native.takeTransmit();
+    const keepAlive = table.takeTransmit(this._native);
     if (keepAlive !== null) this._send(keepAlive, 'SESSION KEEP ALIVE');
     this._armTimer();
   }
@@ -988,7 +1012,7 @@ class NetbiosSession extends EventEmitter {
       this._closeTimer = null;
     }
     this._releaseNative();
-    this._backlog.length = 0;
+    this._backlog = NO_BACKLOG;
     if (this._batch !== null) {
       this._dropBatch(error || netbiosError(codes.NOT_CONNECTED, 'The session closed before the message was sent'));
     }
@@ -1049,15 +1073,48 @@ class NetbiosSession extends EventEmitter {
     });
   }
 
-  /** Frees the core now rather than at garbage collection. */
+  /** Frees the session's native state: nothing else ever would. */
   _releaseNative() {
     if (this._native !== null) {
-      this._native.close();
+      table.close(this._native);
       this._native = null;
     }
     this._parts = null;
   }
 }
+
+// A session's booleans, as bits of its `_flags` with accessors of the same
+// names: an idle server holds thousands of sessions, and sixteen fields
+// would cost 128 bytes each.
+const FLAGS = [
+  'autoAccept',
+  'direct',
+  'legacyLengthBit',
+  'noDelay',
+  'paused', // by the user
+  'socketClosed',
+  'ending', // end() was called
+  'terminated',
+  'reported', // the terminating error (or none) was reported
+  'closeEmitted',
+  'pumping', // _pump is on the stack
+  'connectPending', // 'connect' is due on the next tick
+  'endPending', // the peer ended; 'end' follows the held messages
+  'closePending', // the socket closed; 'close' follows the held messages
+  'flushScheduled', // the write batch goes out on the next tick
+  'needDrain', // write() returned false; 'drain' is owed
+];
+FLAGS.forEach((name, bit) => {
+  const mask = 1 << bit;
+  Object.defineProperty(NetbiosSession.prototype, `_${name}`, {
+    get() {
+      return (this._flags & mask) !== 0;
+    },
+    set(value) {
+      this._flags = value ? this._flags | mask : this._flags & ~mask;
+    },
+  });
+});
 
 /**
  * The exported constructor. 0.1.6's worked without `new`, so this is a plain

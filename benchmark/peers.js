@@ -241,41 +241,58 @@ const roles = {
     });
   },
   'hold-raw'() {
+    // Plain sockets that moved the handshake's bytes: 72 in, 4 out.
     const sockets = [];
     holdServer((socket, established) => {
-      socket.on('data', () => {});
+      let received = 0;
+      socket.on('data', (chunk) => {
+        received += chunk.length;
+        if (received === 72) {
+          socket.write(Buffer.from([0x82, 0, 0, 0]));
+          established();
+        }
+      });
       socket.on('error', () => {});
       sockets.push(socket);
-      established();
     });
   },
   'open-ours'() {
-    openInRounds(() => connectOurs(options.port, false, () => {}), (session) => session.destroy());
+    openInRounds(
+      (ready) => connectOurs(options.port, false, ready),
+      (session) => session.destroy()
+    );
   },
   'open-raw'() {
+    const request = Buffer.alloc(72, 0x41);
     openInRounds(
-      () => net.connect({ port: options.port, host: HOST }).on('error', () => {}),
+      (ready) => {
+        const socket = net.connect({ port: options.port, host: HOST }, () => socket.write(request));
+        socket.once('data', ready);
+        return socket.on('error', () => {});
+      },
       (socket) => socket.destroy()
     );
   },
 };
 
-const WARMUP_CONNECTIONS = 200;
-
 /**
- * The client side of the memory figure: a warm-up round that is opened and
- * closed again (so heap and allocator growth that any server pays once is
- * not counted per session), then `options.count` connections held open.
+ * The client side of the memory figure: a warm-up round of as many
+ * connections as are measured, established and closed again (so the allocator
+ * and heap growth a server of that size pays once is not counted per
+ * session), then `options.count` connections held open.
  */
 function openInRounds(open, close) {
-  const warm = Array.from({ length: WARMUP_CONNECTIONS }, open);
-  setTimeout(() => {
+  let pending = options.count;
+  const warm = [];
+  const ready = () => {
+    if (--pending > 0) return;
     warm.forEach(close);
     setTimeout(() => {
-      const held = Array.from({ length: options.count }, open);
+      const held = Array.from({ length: options.count }, () => open(() => {}));
       process.on('exit', () => held.length);
     }, 1000);
-  }, 1000);
+  };
+  for (let i = 0; i < options.count; i++) warm.push(open(ready));
 }
 
 /** A server that reports its RSS growth per connection once `options.count` connections after the warm-up are established and idle. */
@@ -289,10 +306,10 @@ function holdServer(onConnection) {
   let closed = 0;
   serve((socket) => {
     socket.once('close', () => {
-      if (++closed === WARMUP_CONNECTIONS) before = settle();
+      if (++closed === options.count) before = settle();
     });
     onConnection(socket, () => {
-      if (++established === WARMUP_CONNECTIONS + options.count) {
+      if (++established === 2 * options.count) {
         setTimeout(() => report({ value: (settle() - before) / options.count }), 500);
       }
     });

@@ -280,7 +280,14 @@ pub struct Session {
     keep_alive_due: Option<Millis>,
     /// Whether anything was sent since the last keep-alive check.
     sent_since_check: bool,
-    // For the owned-message API only; empty unless it is used.
+    /// For the owned-message API only, boxed so sessions that do not use it
+    /// (the napi binding's) pay one pointer for it.
+    owned: Option<Box<OwnedInput>>,
+}
+
+/// The owned-message API's buffers.
+#[derive(Debug, Default)]
+struct OwnedInput {
     /// Received bytes not yet decoded: events are decoded one per
     /// `poll_event`, so memory is the input plus a constant, never an event
     /// queue proportional to it (16 384 empty messages fit in 64 KiB).
@@ -322,9 +329,7 @@ impl Session {
             idle_deadline: None,
             keep_alive_due: None,
             sent_since_check: false,
-            input: BytesMut::new(),
-            input_now: 0,
-            assembly: BytesMut::new(),
+            owned: None,
         })
     }
 
@@ -639,7 +644,9 @@ impl Session {
     fn fail(&mut self, error: ProtocolError) -> Event {
         self.phase = Phase::Failed;
         self.read = NEXT_HEADER;
-        self.assembly = BytesMut::new();
+        if let Some(owned) = self.owned.as_mut() {
+            owned.assembly = BytesMut::new();
+        }
         Event::Error(error)
     }
 
@@ -674,32 +681,36 @@ impl Session {
     /// to decode. A message split across calls is reassembled; its buffer
     /// grows only as its bytes arrive, never to the declared length up front.
     pub fn handle_input(&mut self, now: Millis, data: &[u8]) {
-        self.input.extend_from_slice(data);
-        self.input_now = now;
+        let owned = self.owned.get_or_insert_with(Box::default);
+        owned.input.extend_from_slice(data);
+        owned.input_now = now;
     }
 
     /// The next event from the bytes given to [`handle_input`](Self::handle_input).
     /// A message that arrived whole is a zero-copy slice of the input.
     pub fn poll_event(&mut self) -> Option<Received> {
         loop {
-            let mut input = std::mem::take(&mut self.input);
+            let owned = self.owned.as_mut()?;
+            let mut input = std::mem::take(&mut owned.input);
+            let now = owned.input_now;
             let mut pos = 0;
-            let event = self.next_event(self.input_now, &input, &mut pos);
+            let event = self.next_event(now, &input, &mut pos);
             let consumed = input.split_to(pos);
             // Drop the buffer once it is used up rather than keep its capacity.
+            let owned = self.owned.get_or_insert_with(Box::default);
             if !input.is_empty() {
-                self.input = input;
+                owned.input = input;
             }
             return Some(match event? {
                 Event::Message { range, first, last } => {
                     if first && last {
                         Received::Message(consumed.freeze().slice(range))
                     } else {
-                        self.assembly.extend_from_slice(&consumed[range]);
+                        owned.assembly.extend_from_slice(&consumed[range]);
                         if !last {
                             continue;
                         }
-                        Received::Message(self.assembly.split().freeze())
+                        Received::Message(owned.assembly.split().freeze())
                     }
                 }
                 Event::Request { called, calling } => Received::Request { called, calling },
@@ -714,7 +725,8 @@ impl Session {
 
     /// Bytes queued for the peer by the commands below, if any.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        (!self.transmit.is_empty()).then(|| self.transmit.split().freeze())
+        // Taken whole, so an idle session keeps no buffer behind.
+        (!self.transmit.is_empty()).then(|| std::mem::take(&mut self.transmit).freeze())
     }
 
     fn expect_phase(&self, phase: Phase, command: &'static str) -> Result<(), CommandError> {

@@ -11,7 +11,7 @@ const { spawn } = require('child_process');
 
 const NetbiosSession = require('..');
 const { NetbiosName } = NetbiosSession;
-const { listen, rawServer, reader, nextEvent, closed, encodeName, requestFrame, messageFrame, duplexPair } = require('./helpers');
+const { listen, rawServer, reader, nextEvent, closed, encodeName, requestFrame, messageFrame, duplexPair, closedPort } = require('./helpers');
 
 const REQUEST_LENGTH = 4 + 68;
 const POSITIVE = Buffer.from([0x82, 0, 0, 0]);
@@ -436,7 +436,6 @@ test('NODE_DEBUG=netbios-session traces each frame sent and received', async (t)
 test('every way a session ends frees its native state at once (no finalizer is needed)', async () => {
   const { table } = require('../lib/native');
   const start = table.size;
-  const sessionClosed = (session) => new Promise((resolve) => session.once('close', resolve));
 
   // Established over TCP, then ended by the peer; our called node answers.
   const { server, port } = await listen((socket) => {
@@ -448,19 +447,19 @@ test('every way a session ends frees its native state at once (no finalizer is n
   caller.on('error', () => {});
   await new Promise((resolve, reject) => caller.connect(port, '127.0.0.1', 'DST', 'SRC', (e) => (e ? reject(e) : resolve())));
   assert.equal(table.size, start + 2, 'a caller and a called session are open');
-  const callerClosed = sessionClosed(caller);
+  const callerClosed = closed(caller);
   caller.end();
   await callerClosed;
   await new Promise((resolve) => server.close(resolve));
 
   // Refused by the peer (no listener), destroyed while connecting, rejected, and a protocol error.
   const refused = new NetbiosSession();
-  const refusedClosed = sessionClosed(refused);
-  refused.connect(await closedPortOnLoopback(), '127.0.0.1', 'DST', 'SRC', () => {});
+  const refusedClosed = closed(refused);
+  refused.connect(await closedPort(), '127.0.0.1', 'DST', 'SRC', () => {});
   await refusedClosed;
 
   const destroyed = new NetbiosSession();
-  const destroyedClosed = sessionClosed(destroyed);
+  const destroyedClosed = closed(destroyed);
   destroyed.connect(port, '127.0.0.1', 'DST', 'SRC', () => {});
   destroyed.destroy();
   await destroyedClosed;
@@ -475,7 +474,8 @@ test('every way a session ends frees its native state at once (no finalizer is n
   const [local2, remote2] = duplexPair();
   const broken = new NetbiosSession({ direct: true });
   broken.on('error', () => {});
-  const brokenClosed = sessionClosed(broken);
+  // Not closed(): it rejects on the 'error' this case is meant to raise.
+  const brokenClosed = new Promise((resolve) => broken.once('close', resolve));
   broken.attach(local2);
   remote2.write(Buffer.from([0x99, 0, 0, 0]));
   await brokenClosed;
@@ -483,9 +483,3 @@ test('every way a session ends frees its native state at once (no finalizer is n
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(table.size, start, 'every native session was released');
 });
-
-async function closedPortOnLoopback() {
-  const { server, port } = await listen();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

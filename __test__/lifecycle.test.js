@@ -435,7 +435,7 @@ test('NODE_DEBUG=netbios-session traces each frame sent and received', async (t)
 
 test('every way a session ends frees its native state at once (no finalizer is needed)', async () => {
   const { table } = require('../lib/native');
-  const start = table.size;
+  const start = table.size();
 
   // Established over TCP, then ended by the peer; our called node answers.
   const { server, port } = await listen((socket) => {
@@ -446,7 +446,7 @@ test('every way a session ends frees its native state at once (no finalizer is n
   const caller = new NetbiosSession();
   caller.on('error', () => {});
   await new Promise((resolve, reject) => caller.connect(port, '127.0.0.1', 'DST', 'SRC', (e) => (e ? reject(e) : resolve())));
-  assert.equal(table.size, start + 2, 'a caller and a called session are open');
+  assert.equal(table.size(), start + 2, 'a caller and a called session are open');
   const callerClosed = closed(caller);
   caller.end();
   await callerClosed;
@@ -481,5 +481,5 @@ test('every way a session ends frees its native state at once (no finalizer is n
   await brokenClosed;
 
   await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.equal(table.size, start, 'every native session was released');
+  assert.equal(table.size(), start, 'every native session was released');
 });

@@ -90,7 +90,7 @@ class NetbiosName {
     }
     if (name.length === 0) throw invalid('NetBIOS name is empty; expected 1 to 15 characters');
     try {
-      native.checkName({ name, suffix, scope: scopeId });
+      native.checkName(name, suffix, scopeId);
     } catch (cause) {
       throw invalid(`Invalid NetBIOS name ${JSON.stringify(name)}: ${cause.message}`);
     }
@@ -126,11 +126,24 @@ function describe(value) {
   return `${typeof value} ${String(value)}`;
 }
 
-/** A name decoded from the wire: already valid, possibly empty (all padding). */
-function fromWire({ name, suffix, scope }) {
-  const result = Object.create(NetbiosName.prototype);
-  init(result, name, suffix, scope);
-  return result;
+/**
+ * Names decoded from the wire (already valid, possibly empty: all padding),
+ * from the binding's packed string: per name a character holding the
+ * name's length, the name, the suffix, the scope's length, the scope.
+ */
+function unpackNames(packed) {
+  const names = [];
+  let at = 0;
+  while (at < packed.length) {
+    const nameEnd = at + 1 + packed.charCodeAt(at);
+    const suffix = packed.charCodeAt(nameEnd);
+    const scopeEnd = nameEnd + 2 + packed.charCodeAt(nameEnd + 1);
+    const result = Object.create(NetbiosName.prototype);
+    init(result, packed.slice(at + 1, nameEnd), suffix, packed.slice(nameEnd + 2, scopeEnd));
+    names.push(result);
+    at = scopeEnd;
+  }
+  return names;
 }
 
 /**
@@ -166,4 +179,4 @@ function toName(value, defaultSuffix, argument) {
   );
 }
 
-module.exports = { NetbiosName, toName, fromWire };
+module.exports = { NetbiosName, toName, unpackNames };

@@ -1,7 +1,6 @@
 'use strict';
-// Loads the addon built by scripts/build.js, opens this thread's session
-// table and names the event kinds that table.feed() writes (the same numbers
-// as src/lib.rs).
+// Loads the addon built by scripts/build.js and names the event kinds that
+// table.feed() writes (the same numbers as src/lib.rs).
 
 const path = require('path');
 
@@ -20,12 +19,41 @@ try {
   throw error;
 }
 
+// Every session's native state lives in a table per JS thread, addressed by
+// the id open()/openCall() return; these functions act on this thread's.
+const table = {
+  open: binding.open,
+  openCall: binding.openCall,
+  close: binding.close,
+  size: binding.openCount,
+  start: binding.start,
+  feed: binding.feed,
+  takeRequest: binding.takeRequest,
+  takeError: binding.takeError,
+  endOfInput: binding.endOfInput,
+  pollTimeout: binding.pollTimeout,
+  handleTimeout: binding.handleTimeout,
+  takeTransmit: binding.takeTransmit,
+  request: binding.request,
+  negative: binding.negative,
+  retarget: binding.retarget,
+  accept: binding.accept,
+  reject: binding.reject,
+  retargetTo: binding.retargetTo,
+  frameBatch: binding.frameBatch,
+  messageHeader: binding.messageHeader,
+};
+
 module.exports = {
-  // Every session's native state, addressed by the id open()/openCall() return.
-  table: new binding.SessionTable(),
+  table,
   checkName: binding.checkName,
   checkConfig: binding.checkConfig,
   negativeReasons: binding.negativeReasons,
+  // open()'s roles.
+  ROLE_CALLED: 0,
+  ROLE_DIRECT: 1,
+  // Room for any control frame the core writes into an output buffer.
+  MAX_CONTROL_FRAME: binding.MAX_CONTROL_FRAME,
   // Layout of the events array: [offset reached, count, then kind, a, b per event].
   PREFIX: 2,
   EVENT_WORDS: 3,

@@ -12,8 +12,8 @@ const util = require('util');
 
 const native = require('./native');
 
-const { table } = native;
-const { NetbiosName, toName, fromWire } = require('./name');
+const { table, MAX_CONTROL_FRAME } = native;
+const { NetbiosName, toName, unpackNames } = require('./name');
 const { codes, netbiosError } = require('./errors');
 
 const debug = util.debuglog('netbios-session');
@@ -109,6 +109,10 @@ function onSessionTimer(session) {
   session._onTimer();
 }
 
+function onEstablished(session, callback) {
+  session._onEstablished(callback);
+}
+
 function emitDrain(session) {
   if (!session._terminated) session._emit('drain');
 }
@@ -147,13 +151,13 @@ function resolveMaxMessageLength(options, direct) {
   return value;
 }
 
-/** A duration option in milliseconds; 0 turns it off (undefined, which napi reads as None). */
+/** A duration option in milliseconds; 0 turns it off. */
 function resolveDuration(options, name) {
   const value = options[name] == null ? DEFAULTS[name] : options[name];
   if (!Number.isInteger(value) || value < 0 || value > MAX_DURATION) {
     throw outOfRange(name, value, `a whole number of milliseconds from 0 (off) to ${MAX_DURATION}`);
   }
-  return value === 0 ? undefined : value;
+  return value;
 }
 
 function resolveMaxRetargets(options) {
@@ -164,9 +168,10 @@ function resolveMaxRetargets(options) {
   return value;
 }
 
+/** The fallback names as the flat [name, suffix, scope, ...] list openCall takes, or undefined for none. */
 function resolveFallbacks(options) {
   const value = options.calledNameFallback;
-  if (value == null) return [];
+  if (value == null || (Array.isArray(value) && value.length === 0)) return undefined;
   if (!Array.isArray(value)) {
     throw netbiosError(
       codes.INVALID_ARG_TYPE,
@@ -175,20 +180,18 @@ function resolveFallbacks(options) {
       TypeError
     );
   }
-  return value.map((name, i) => toName(name, 0x20, `calledNameFallback[${i}]`));
+  return Object.freeze(value.flatMap((name, i) => nameParts(toName(name, 0x20, `calledNameFallback[${i}]`))));
 }
 
 /** The timing and call options, resolved. */
 function settingsFrom(options) {
   return Object.freeze({
     timeout: resolveDuration(options, 'timeout'),
-    timers: Object.freeze({
-      requestTimeout: resolveDuration(options, 'requestTimeout'),
-      idleTimeout: resolveDuration(options, 'idleTimeout'),
-      keepAlive: resolveDuration(options, 'keepAlive'),
-    }),
+    requestTimeout: resolveDuration(options, 'requestTimeout'),
+    idleTimeout: resolveDuration(options, 'idleTimeout'),
+    keepAlive: resolveDuration(options, 'keepAlive'),
     maxRetargets: resolveMaxRetargets(options),
-    fallbacks: Object.freeze(resolveFallbacks(options)),
+    fallbacks: resolveFallbacks(options),
   });
 }
 
@@ -214,8 +217,14 @@ function ipv4(address) {
   return `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`;
 }
 
+/** A name as the (name, suffix, scope) arguments the binding takes. */
 function nameParts(name) {
-  return { name: name.name, suffix: name.suffix, scope: name.scopeId };
+  return [name.name, name.suffix, name.scopeId];
+}
+
+/** `out` cut to the `length` bytes the binding wrote into it. */
+function written(out, length) {
+  return length === out.length ? out : out.subarray(0, length);
 }
 
 function isDuplex(stream) {
@@ -337,9 +346,11 @@ class NetbiosSession extends EventEmitter {
       return this;
     }
     this._attachCallback = callback;
-    this._native = table.open(this._direct ? 'direct' : 'called', this._legacyLengthBit, this.MAX_MESSAGE_LENGTH, this._settings.timers);
+    const { requestTimeout, idleTimeout, keepAlive } = this._settings;
+    const role = this._direct ? native.ROLE_DIRECT : native.ROLE_CALLED;
+    const now = performance.now();
+    this._native = table.open(role, this._legacyLengthBit, this.MAX_MESSAGE_LENGTH, requestTimeout, idleTimeout, keepAlive, now);
     this._bindSocket(socket);
-    table.start(this._native, performance.now());
     if (this._direct) {
       this._establish();
     } else {
@@ -363,20 +374,29 @@ class NetbiosSession extends EventEmitter {
     if (this._state !== State.IDLE || this._terminated) return this._alreadyActive('connect', callback);
     if (typeof port !== 'number') port = DEFAULT_PORT;
     try {
+      const { timeout, requestTimeout, idleTimeout, keepAlive } = this._settings;
       if (this._direct) {
-        this._native = table.open('direct', false, this.MAX_MESSAGE_LENGTH, this._settings.timers);
-        if (this._settings.timeout !== undefined) this._dialDeadline = performance.now() + this._settings.timeout;
+        // Started (clocks running) once TCP is up: -1.
+        this._native = table.open(native.ROLE_DIRECT, false, this.MAX_MESSAGE_LENGTH, requestTimeout, idleTimeout, keepAlive, -1);
+        if (timeout > 0) this._dialDeadline = performance.now() + timeout;
       } else {
-        const called = [toName(callTo, 0x20, 'callTo'), ...this._settings.fallbacks];
+        const called = toName(callTo, 0x20, 'callTo');
         const calling = toName(callFrom, 0x00, 'callFrom');
         this._native = table.openCall(
           this._legacyLengthBit,
           this.MAX_MESSAGE_LENGTH,
-          this._settings.timers,
-          called.map(nameParts),
-          nameParts(calling),
+          requestTimeout,
+          idleTimeout,
+          keepAlive,
+          called.name,
+          called.suffix,
+          called.scopeId,
+          calling.name,
+          calling.suffix,
+          calling.scopeId,
+          this._settings.fallbacks,
           this._settings.maxRetargets,
-          this._settings.timeout,
+          timeout,
           performance.now()
         );
       }
@@ -574,7 +594,7 @@ class NetbiosSession extends EventEmitter {
     socket.removeListener('connect', onSocketConnect);
     socket.on('error', ignore);
     socket.destroy();
-    delete socket[kSession];
+    socket[kSession] = undefined;
     this._socket = null;
     this._epoch++;
     this._backlog = NO_BACKLOG;
@@ -606,7 +626,8 @@ class NetbiosSession extends EventEmitter {
       this._establish();
     } else {
       this._state = State.AWAITING_RESPONSE;
-      this._send(table.request(this._native), 'SESSION REQUEST');
+      const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
+      this._send(written(out, table.request(this._native, out)), 'SESSION REQUEST');
     }
     this._armTimer();
   }
@@ -824,7 +845,7 @@ class NetbiosSession extends EventEmitter {
       case native.KEEP_ALIVE:
         return;
       case native.REQUEST:
-        this._onRequest(table.takeRequest(this._native));
+        this._onRequest();
         return;
       case native.POSITIVE:
         this._establish();
@@ -842,30 +863,35 @@ class NetbiosSession extends EventEmitter {
 
   // ---- handshake -----------------------------------------------------
 
-  _onRequest(names) {
+  _onRequest() {
     this._state = State.AWAITING_DECISION;
-    this._armTimer();
-    const request = new SessionRequest(this, fromWire(names.called), fromWire(names.calling));
     const callback = this._attachCallback;
     this._attachCallback = null;
-    if (callback) {
-      callback(null, request);
-    } else if (this._autoAccept) {
-      request.accept();
-    } else {
-      request.reject(NOT_LISTENING_ON_CALLED_NAME);
+    if (callback === null) {
+      // Nobody sees the request: answer without decoding its names.
+      if (this._autoAccept) this._accept();
+      else this._reject(NOT_LISTENING_ON_CALLED_NAME);
+      return;
     }
+    this._armTimer();
+    const [callTo, callFrom] = unpackNames(table.takeRequest(this._native));
+    callback(null, new SessionRequest(this, callTo, callFrom));
   }
 
-  // An answer is dropped if the core already failed on bytes pipelined
-  // behind the request: the protocol error queued behind it follows.
   _answerable() {
-    return this._state === State.AWAITING_DECISION && !this._terminated && !table.failed(this._native);
+    return this._state === State.AWAITING_DECISION && !this._terminated;
   }
+
+  // The binding answers -1 (and sends nothing) when the core already failed
+  // on bytes pipelined behind the request: the protocol error queued behind
+  // it follows, so the answer is dropped.
 
   _accept() {
     if (!this._answerable()) return;
-    this._send(table.accept(this._native, performance.now()), 'POSITIVE SESSION RESPONSE');
+    const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
+    const length = table.accept(this._native, performance.now(), out);
+    if (length < 0) return;
+    this._send(written(out, length), 'POSITIVE SESSION RESPONSE');
     this._establish();
   }
 
@@ -873,20 +899,23 @@ class NetbiosSession extends EventEmitter {
     if (!this._answerable()) return;
     let code = CODE_BY_REASON.get(reason);
     if (code === undefined) code = REASON_BY_CODE.has(reason) ? reason : UNSPECIFIED_ERROR;
-    this._finishAnswer(table.reject(this._native, code), 'NEGATIVE SESSION RESPONSE');
+    const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
+    this._finishAnswer(out, table.reject(this._native, code, out), 'NEGATIVE SESSION RESPONSE');
   }
 
   _retargetTo(host, port) {
     if (!this._answerable()) return;
-    this._finishAnswer(table.retargetTo(this._native, host, port), 'RETARGET SESSION RESPONSE');
+    const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
+    this._finishAnswer(out, table.retargetTo(this._native, host, port, out), 'RETARGET SESSION RESPONSE');
   }
 
-  /** Sends a final answer and closes once it is flushed. */
-  _finishAnswer(bytes, frame) {
-    if (debug.enabled) this._trace('send', frame, bytes.length - HEADER_LENGTH);
+  /** Sends a final answer (`length` bytes of `out`) and closes once it is flushed. */
+  _finishAnswer(out, length, frame) {
+    if (length < 0) return;
+    if (debug.enabled) this._trace('send', frame, length - HEADER_LENGTH);
     this._state = State.CLOSED;
     this._releaseNative();
-    this._socket.end(bytes);
+    this._socket.end(written(out, length));
   }
 
   /** Marks the session established and emits 'connect' (and the callback) asynchronously. */
@@ -895,19 +924,21 @@ class NetbiosSession extends EventEmitter {
     this._connectPending = true;
     const callback = this._takePendingCallback();
     this._armTimer();
-    process.nextTick(() => {
-      this._connectPending = false;
-      if (this._state !== State.ESTABLISHED || this._terminated) return;
-      this._emit('connect');
-      if (callback) callback();
-      this._pump();
-    });
+    process.nextTick(onEstablished, this, callback);
+  }
+
+  _onEstablished(callback) {
+    this._connectPending = false;
+    if (this._state !== State.ESTABLISHED || this._terminated) return;
+    this._emit('connect');
+    if (callback) callback();
+    this._pump();
   }
 
   _onNegative(code) {
     const fallback = table.negative(this._native, code);
     if (fallback !== null) {
-      this._emit('fallback', fromWire(fallback));
+      this._emit('fallback', unpackNames(fallback)[0]);
       if (!this._terminated) this._redial(this._target.host, this._target.port);
       return;
     }
@@ -976,8 +1007,9 @@ class NetbiosSession extends EventEmitter {
       this._fail(netbiosError(codes.TIMEOUT, expired));
       return;
     }
-    const keepAlive = table.takeTransmit(this._native);
-    if (keepAlive !== null) this._send(keepAlive, 'SESSION KEEP ALIVE');
+    const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
+    const length = table.takeTransmit(this._native, out);
+    if (length > 0) this._send(written(out, length), 'SESSION KEEP ALIVE');
     this._armTimer();
   }
 
@@ -1036,7 +1068,7 @@ class NetbiosSession extends EventEmitter {
     if (this._closeEmitted || !this._reported) return;
     if (this._socket !== null && !this._socketClosed) return;
     this._closeEmitted = true;
-    if (this._socket !== null) delete this._socket[kSession];
+    if (this._socket !== null) this._socket[kSession] = undefined;
     this.emit('close');
   }
 

@@ -8,11 +8,12 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use std::cell::RefCell;
 use std::net::Ipv4Addr;
 
 use netbios_session_core::{
-    negative_reason, CallPlan, Config, Event, Millis, NetbiosName, Next, Phase, ProtocolError,
-    Role, Session, Timers,
+    name::MAX_ENCODED_LEN, negative_reason, CallPlan, Config, Event, Millis, NetbiosName, Next,
+    Phase, ProtocolError, Role, Session, Timers, HEADER_LEN,
 };
 
 // Event kinds; lib/native.js has the same numbers.
@@ -32,21 +33,6 @@ const PREFIX: usize = 2;
 const HEADER_SLOT: usize = 4;
 const EVENT_WORDS: usize = 3;
 
-/// A NetBIOS name as JS sees it: text whose characters are the name's bytes (Latin-1).
-#[napi(object)]
-pub struct NameParts {
-    pub name: String,
-    pub suffix: u32,
-    pub scope: String,
-}
-
-/// The two names of a received SESSION REQUEST.
-#[napi(object)]
-pub struct RequestNames {
-    pub called: NameParts,
-    pub calling: NameParts,
-}
-
 fn latin1_bytes(text: &str, what: &str) -> Result<Vec<u8>> {
     text.chars()
         .map(u8::try_from)
@@ -59,37 +45,40 @@ fn latin1_bytes(text: &str, what: &str) -> Result<Vec<u8>> {
         })
 }
 
-fn latin1_text(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| char::from(b)).collect()
-}
-
-fn to_name(parts: &NameParts) -> Result<NetbiosName> {
-    let suffix = u8::try_from(parts.suffix).map_err(|_| {
-        Error::new(
-            Status::InvalidArg,
-            format!(
-                "NetBIOS suffix {} is out of range; expected 0 to 255",
-                parts.suffix
-            ),
-        )
+/// A name from JS as its three parts: text whose characters are the name's
+/// bytes (Latin-1), the suffix and the scope ID.
+fn to_name(name: &str, suffix: u32, scope: &str) -> Result<NetbiosName> {
+    let suffix = u8::try_from(suffix).map_err(|_| {
+        invalid(format!(
+            "NetBIOS suffix {suffix} is out of range; expected 0 to 255"
+        ))
     })?;
-    let name = latin1_bytes(&parts.name, "name")?;
-    let scope = latin1_bytes(&parts.scope, "scope ID")?;
-    NetbiosName::new(name, suffix, scope).map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
+    let name = latin1_bytes(name, "name")?;
+    let scope = latin1_bytes(scope, "scope ID")?;
+    NetbiosName::new(name, suffix, scope).map_err(|e| invalid(e.to_string()))
 }
 
-fn from_name(name: &NetbiosName) -> NameParts {
-    NameParts {
-        name: latin1_text(name.name()),
-        suffix: u32::from(name.suffix()),
-        scope: latin1_text(name.scope()),
+/// Names going to JS, packed into one Latin-1 string (one allocation on the
+/// JS side however many names): per name, a character holding the name's
+/// length, the name, one holding the suffix, one holding the scope's length,
+/// the scope. lib/name.js `unpackNames` reads it.
+fn pack_names<'a>(names: impl IntoIterator<Item = &'a NetbiosName>) -> String {
+    let mut text = String::new();
+    for name in names {
+        // Names are at most 15 bytes and scopes under 255: each length fits a character.
+        text.push(char::from(name.name().len() as u8));
+        text.extend(name.name().iter().map(|&b| char::from(b)));
+        text.push(char::from(name.suffix()));
+        text.push(char::from(name.scope().len() as u8));
+        text.extend(name.scope().iter().map(|&b| char::from(b)));
     }
+    text
 }
 
 /// Throws a descriptive error if the name cannot be encoded.
 #[napi]
-pub fn check_name(parts: NameParts) -> Result<()> {
-    to_name(&parts).map(drop)
+pub fn check_name(name: String, suffix: u32, scope: String) -> Result<()> {
+    to_name(&name, suffix, &scope).map(drop)
 }
 
 /// Throws a descriptive error if the options contradict each other.
@@ -126,14 +115,6 @@ pub fn negative_reasons() -> Vec<NegativeReason> {
         .collect()
 }
 
-/// Deadlines and intervals in milliseconds; missing means off.
-#[napi(object)]
-pub struct TimerOptions {
-    pub request_timeout: Option<f64>,
-    pub idle_timeout: Option<f64>,
-    pub keep_alive: Option<f64>,
-}
-
 /// JS clocks give fractional milliseconds; the core counts whole ones.
 fn millis(value: f64) -> Millis {
     if value.is_finite() && value > 0.0 {
@@ -143,18 +124,25 @@ fn millis(value: f64) -> Millis {
     }
 }
 
+/// A duration option from JS, where 0 means off.
+fn duration(value: f64) -> Option<Millis> {
+    Some(millis(value)).filter(|&ms| ms > 0)
+}
+
 fn session_config(
     legacy_length_bit: bool,
     max_message_length: u32,
-    timers: &TimerOptions,
+    request_timeout: f64,
+    idle_timeout: f64,
+    keep_alive: f64,
 ) -> Config {
     Config {
         legacy_length_bit,
         max_message_length,
         timers: Timers {
-            request_timeout: timers.request_timeout.map(millis),
-            idle_timeout: timers.idle_timeout.map(millis),
-            keep_alive: timers.keep_alive.map(millis),
+            request_timeout: duration(request_timeout),
+            idle_timeout: duration(idle_timeout),
+            keep_alive: duration(keep_alive),
         },
     }
 }
@@ -182,7 +170,8 @@ struct Entry {
     /// The current connection's core; a caller has none before its first request.
     session: Option<Session>,
     call: Option<Box<Call>>,
-    request: Option<Box<RequestNames>>,
+    /// The names of a SESSION REQUEST not yet answered, until JS asks for them.
+    request: Option<Box<[NetbiosName; 2]>>,
     error: Option<Box<str>>,
 }
 
@@ -197,36 +186,34 @@ struct Slot {
     entry: Option<Box<Entry>>,
 }
 
-/// Every open session of this JS thread, addressed by small integer ids.
+/// Every open session of one JS thread, addressed by small integer ids.
 ///
 /// JS holds an id per session instead of one wrapped native object each:
 /// a wrapped object costs a JS object, a reference and a finalizer (about
 /// 300 bytes per idle session, measured), and its memory would come back
 /// only at garbage collection. Here `close(id)` frees a session at once.
-#[napi]
-pub struct SessionTable {
+#[derive(Default)]
+struct SessionTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
     open: u32,
 }
 
-impl Default for SessionTable {
-    fn default() -> Self {
-        Self::new()
-    }
+thread_local! {
+    // A thread-local rather than a napi class: each JS thread (main or
+    // worker) is one OS thread, and a plain function call costs less than
+    // half of a class method's, which must unwrap `this` (90 against 240 ns
+    // measured, per call, and a session setup makes about ten).
+    static TABLE: RefCell<SessionTable> = RefCell::new(SessionTable::default());
 }
 
-#[napi]
-impl SessionTable {
-    #[napi(constructor)]
-    pub fn new() -> Self {
-        Self {
-            slots: Vec::new(),
-            free: Vec::new(),
-            open: 0,
-        }
-    }
+/// Runs `f` on this thread's table. Nothing in `f` calls back into JS, so
+/// the borrow cannot be re-entered.
+fn with_table<T>(f: impl FnOnce(&mut SessionTable) -> T) -> T {
+    TABLE.with(|table| f(&mut table.borrow_mut()))
+}
 
+impl SessionTable {
     fn entry(&mut self, id: u32) -> Option<&mut Entry> {
         let slot = self.slots.get_mut((id & INDEX_MASK) as usize)?;
         if slot.generation != id >> INDEX_BITS {
@@ -239,72 +226,6 @@ impl SessionTable {
         self.entry(id)
             .and_then(|entry| entry.session.as_mut())
             .ok_or_else(closed)
-    }
-
-    /// Opens a session: `role` is "called" or "direct". Returns its id.
-    #[napi]
-    pub fn open(
-        &mut self,
-        role: String,
-        legacy_length_bit: bool,
-        max_message_length: u32,
-        timers: TimerOptions,
-    ) -> Result<u32> {
-        let role = match role.as_str() {
-            "called" => Role::Called,
-            "direct" => Role::Direct,
-            other => return Err(invalid(format!("unknown role {other:?}"))),
-        };
-        let config = session_config(legacy_length_bit, max_message_length, &timers);
-        let session = Session::new(role, config).map_err(|e| invalid(e.to_string()))?;
-        self.insert(Entry {
-            role,
-            session: Some(session),
-            call: None,
-            request: None,
-            error: None,
-        })
-    }
-
-    /// Opens a caller session: the called name followed by its fallbacks,
-    /// the calling name, how many retargets to follow and the setup deadline
-    /// (ms, or undefined) counted from `now`. Returns its id.
-    #[napi]
-    #[allow(clippy::too_many_arguments)]
-    pub fn open_call(
-        &mut self,
-        legacy_length_bit: bool,
-        max_message_length: u32,
-        timers: TimerOptions,
-        called: Vec<NameParts>,
-        calling: NameParts,
-        max_retargets: u32,
-        timeout: Option<f64>,
-        now: f64,
-    ) -> Result<u32> {
-        let config = session_config(legacy_length_bit, max_message_length, &timers);
-        if called.is_empty() {
-            return Err(invalid("a call needs a called name"));
-        }
-        let called = called.iter().map(to_name).collect::<Result<Vec<_>>>()?;
-        let calling = to_name(&calling)?;
-        // Each connection gets a fresh core from `request`; this one holds
-        // the idle phase until then.
-        let session = Session::new(Role::Caller, config).map_err(|e| invalid(e.to_string()))?;
-        let plan = CallPlan::new(
-            called,
-            calling,
-            max_retargets,
-            timeout.map(millis),
-            millis(now),
-        );
-        self.insert(Entry {
-            role: Role::Caller,
-            session: Some(session),
-            call: Some(Box::new(Call { plan, config })),
-            request: None,
-            error: None,
-        })
     }
 
     fn insert(&mut self, entry: Entry) -> Result<u32> {
@@ -330,9 +251,7 @@ impl SessionTable {
         Ok(index as u32 | slot.generation << INDEX_BITS)
     }
 
-    /// Releases a session now; later calls with its id fail or do nothing.
-    #[napi]
-    pub fn close(&mut self, id: u32) {
+    fn close(&mut self, id: u32) {
         let index = id & INDEX_MASK;
         if let Some(slot) = self.slots.get_mut(index as usize) {
             if slot.generation == id >> INDEX_BITS && slot.entry.take().is_some() {
@@ -342,116 +261,245 @@ impl SessionTable {
             }
         }
     }
+}
 
-    /// How many sessions are open (tests use it to see that all were closed).
-    #[napi(getter)]
-    pub fn size(&self) -> u32 {
-        self.open
+/// Role numbers `open` takes; lib/native.js has the same.
+const ROLE_CALLED: u32 = 0;
+const ROLE_DIRECT: u32 = 1;
+
+/// Opens a session, `role` 0 (called) or 1 (direct), and starts its clocks
+/// at `now` unless `now` is negative (a direct caller starts once its TCP
+/// connection is up). Durations are in ms, 0 for off. Returns its id.
+#[napi]
+pub fn open(
+    role: u32,
+    legacy_length_bit: bool,
+    max_message_length: u32,
+    request_timeout: f64,
+    idle_timeout: f64,
+    keep_alive: f64,
+    now: f64,
+) -> Result<u32> {
+    let role = match role {
+        ROLE_CALLED => Role::Called,
+        ROLE_DIRECT => Role::Direct,
+        other => return Err(invalid(format!("unknown role {other}; expected 0 or 1"))),
+    };
+    let config = session_config(
+        legacy_length_bit,
+        max_message_length,
+        request_timeout,
+        idle_timeout,
+        keep_alive,
+    );
+    let mut session = Session::new(role, config).map_err(|e| invalid(e.to_string()))?;
+    if now >= 0.0 {
+        session.start(millis(now));
     }
+    with_table(|table| {
+        table.insert(Entry {
+            role,
+            session: Some(session),
+            call: None,
+            request: None,
+            error: None,
+        })
+    })
+}
 
-    /// Starts the core's clocks once the connection is up.
-    #[napi]
-    pub fn start(&mut self, id: u32, now: f64) -> Result<()> {
-        self.core(id)?.start(millis(now));
-        Ok(())
+/// Opens a caller session: the called and calling names as (name, suffix,
+/// scope), fallback names to call next as one array of the same triples
+/// flattened (or undefined), how many retargets to follow and the setup
+/// deadline (ms, 0 for none) counted from `now`. Returns its id.
+#[napi]
+#[allow(clippy::too_many_arguments)]
+pub fn open_call(
+    legacy_length_bit: bool,
+    max_message_length: u32,
+    request_timeout: f64,
+    idle_timeout: f64,
+    keep_alive: f64,
+    called_name: String,
+    called_suffix: u32,
+    called_scope: String,
+    calling_name: String,
+    calling_suffix: u32,
+    calling_scope: String,
+    fallbacks: Option<Vec<Unknown>>,
+    max_retargets: u32,
+    timeout: f64,
+    now: f64,
+) -> Result<u32> {
+    let config = session_config(
+        legacy_length_bit,
+        max_message_length,
+        request_timeout,
+        idle_timeout,
+        keep_alive,
+    );
+    let mut called = vec![to_name(&called_name, called_suffix, &called_scope)?];
+    if let Some(fallbacks) = fallbacks {
+        called.extend(fallback_names(&fallbacks)?);
     }
+    let calling = to_name(&calling_name, calling_suffix, &calling_scope)?;
+    // Each connection gets a fresh core from `request`; this one holds
+    // the idle phase until then.
+    let session = Session::new(Role::Caller, config).map_err(|e| invalid(e.to_string()))?;
+    let plan = CallPlan::new(
+        called,
+        calling,
+        max_retargets,
+        duration(timeout),
+        millis(now),
+    );
+    with_table(|table| {
+        table.insert(Entry {
+            role: Role::Caller,
+            session: Some(session),
+            call: Some(Box::new(Call { plan, config })),
+            request: None,
+            error: None,
+        })
+    })
+}
 
-    /// Decodes `chunk` from `offset` until it is used up or `events` is full.
-    /// Returns the number of events; `events[0]` is the offset reached.
-    #[napi]
-    pub fn feed(
-        &mut self,
-        id: u32,
-        chunk: &[u8],
-        offset: u32,
-        mut events: Uint32ArraySlice,
-        now: f64,
-    ) -> u32 {
-        // SAFETY: JS is single-threaded and blocked in this call, so nothing
-        // else touches the array while the slice lives.
-        let events = unsafe { events.as_mut() };
-        let capacity = events.len().saturating_sub(PREFIX) / EVENT_WORDS;
-        let now = millis(now);
-        let mut pos = offset as usize;
-        let mut count = 0;
-        match self.entry(id) {
-            Some(Entry {
-                session: Some(session),
-                request,
-                error,
-                ..
-            }) => {
-                while count < capacity {
-                    let Some(event) = session.next_event(now, chunk, &mut pos) else {
-                        break;
-                    };
-                    let (kind, a, b) = match event {
-                        Event::Message { range, first, last } => {
-                            let kind = match (first, last) {
-                                (true, true) => MESSAGE,
-                                (true, false) => MESSAGE_FIRST,
-                                (false, false) => MESSAGE_MORE,
-                                (false, true) => MESSAGE_LAST,
-                            };
-                            (kind, range.start as u32, range.end as u32)
-                        }
-                        Event::KeepAlive => (KEEP_ALIVE, 0, 0),
-                        Event::Request { called, calling } => {
-                            *request = Some(Box::new(RequestNames {
-                                called: from_name(&called),
-                                calling: from_name(&calling),
-                            }));
-                            (REQUEST, 0, 0)
-                        }
-                        Event::Positive => (POSITIVE, 0, 0),
-                        Event::Negative { code } => (NEGATIVE, u32::from(code), 0),
-                        Event::Retarget { addr, port } => {
-                            (RETARGET, u32::from(addr), u32::from(port))
-                        }
-                        Event::Error(problem) => {
-                            *error = Some(problem.to_string().into_boxed_str());
-                            (PROTOCOL_ERROR, 0, 0)
-                        }
-                    };
-                    let at = PREFIX + count * EVENT_WORDS;
-                    events[at..at + EVENT_WORDS].copy_from_slice(&[kind, a, b]);
-                    count += 1;
-                }
+/// `[name, suffix, scope, name, suffix, scope, ...]` as names.
+fn fallback_names(values: &[Unknown]) -> Result<Vec<NetbiosName>> {
+    if !values.len().is_multiple_of(3) {
+        return Err(invalid(
+            "fallback names come as (name, suffix, scope) triples",
+        ));
+    }
+    values
+        .chunks(3)
+        .map(|triple| {
+            // SAFETY: the values are arguments of the current call, alive while it runs.
+            let name: String = unsafe { triple[0].cast() }?;
+            let suffix: u32 = unsafe { triple[1].cast() }?;
+            let scope: String = unsafe { triple[2].cast() }?;
+            to_name(&name, suffix, &scope)
+        })
+        .collect()
+}
+
+/// Releases a session now; later calls with its id fail or do nothing.
+#[napi]
+pub fn close(id: u32) {
+    with_table(|table| table.close(id));
+}
+
+/// How many sessions are open on this thread (tests check all were closed).
+#[napi]
+pub fn open_count() -> u32 {
+    with_table(|table| table.open)
+}
+
+/// Starts the core's clocks once the connection is up.
+#[napi]
+pub fn start(id: u32, now: f64) -> Result<()> {
+    with_table(|table| table.core(id).map(|core| core.start(millis(now))))
+}
+
+/// Decodes `chunk` from `offset` until it is used up or `events` is full.
+/// Returns the number of events; `events[0]` is the offset reached.
+#[napi]
+pub fn feed(id: u32, chunk: &[u8], offset: u32, mut events: Uint32ArraySlice, now: f64) -> u32 {
+    // SAFETY: JS is single-threaded and blocked in this call, so nothing
+    // else touches the array while the slice lives.
+    let events = unsafe { events.as_mut() };
+    with_table(|table| decode(table, id, chunk, offset as usize, events, millis(now)))
+}
+
+fn decode(
+    table: &mut SessionTable,
+    id: u32,
+    chunk: &[u8],
+    mut pos: usize,
+    events: &mut [u32],
+    now: Millis,
+) -> u32 {
+    let capacity = events.len().saturating_sub(PREFIX) / EVENT_WORDS;
+    let mut count = 0;
+    match table.entry(id) {
+        Some(Entry {
+            session: Some(session),
+            request,
+            error,
+            ..
+        }) => {
+            while count < capacity {
+                let Some(event) = session.next_event(now, chunk, &mut pos) else {
+                    break;
+                };
+                let (kind, a, b) = match event {
+                    Event::Message { range, first, last } => {
+                        let kind = match (first, last) {
+                            (true, true) => MESSAGE,
+                            (true, false) => MESSAGE_FIRST,
+                            (false, false) => MESSAGE_MORE,
+                            (false, true) => MESSAGE_LAST,
+                        };
+                        (kind, range.start as u32, range.end as u32)
+                    }
+                    Event::KeepAlive => (KEEP_ALIVE, 0, 0),
+                    Event::Request { called, calling } => {
+                        *request = Some(Box::new([called, calling]));
+                        (REQUEST, 0, 0)
+                    }
+                    Event::Positive => (POSITIVE, 0, 0),
+                    Event::Negative { code } => (NEGATIVE, u32::from(code), 0),
+                    Event::Retarget { addr, port } => (RETARGET, u32::from(addr), u32::from(port)),
+                    Event::Error(problem) => {
+                        *error = Some(problem.to_string().into_boxed_str());
+                        (PROTOCOL_ERROR, 0, 0)
+                    }
+                };
+                let at = PREFIX + count * EVENT_WORDS;
+                events[at..at + EVENT_WORDS].copy_from_slice(&[kind, a, b]);
+                count += 1;
             }
-            _ => pos = chunk.len(),
         }
-        if let Some(prefix) = events.get_mut(..PREFIX) {
-            prefix.copy_from_slice(&[pos as u32, count as u32]);
-        }
-        count as u32
+        _ => pos = chunk.len(),
     }
-
-    /// The names of the SESSION REQUEST just reported, once.
-    #[napi]
-    pub fn take_request(&mut self, id: u32) -> Option<RequestNames> {
-        self.entry(id)?.request.take().map(|names| *names)
+    if let Some(prefix) = events.get_mut(..PREFIX) {
+        prefix.copy_from_slice(&[pos as u32, count as u32]);
     }
+    count as u32
+}
 
-    /// The message of the protocol error just reported, once.
-    #[napi]
-    pub fn take_error(&mut self, id: u32) -> Option<String> {
-        self.entry(id)?.error.take().map(String::from)
-    }
+/// The called and calling names of the SESSION REQUEST just reported,
+/// packed (see `pack_names`); null if there is none.
+#[napi]
+pub fn take_request(id: u32) -> Option<String> {
+    with_table(|table| {
+        let names = table.entry(id)?.request.take()?;
+        Some(pack_names(names.iter()))
+    })
+}
 
-    /// The peer ended its stream: returns an error message if that cut a frame.
-    #[napi]
-    pub fn end_of_input(&mut self, id: u32) -> Option<String> {
-        let session = self.entry(id)?.session.as_mut()?;
+/// The message of the protocol error just reported, once.
+#[napi]
+pub fn take_error(id: u32) -> Option<String> {
+    with_table(|table| table.entry(id)?.error.take().map(String::from))
+}
+
+/// The peer ended its stream: returns an error message if that cut a frame.
+#[napi]
+pub fn end_of_input(id: u32) -> Option<String> {
+    with_table(|table| {
+        let session = table.entry(id)?.session.as_mut()?;
         session
             .end_of_input()
             .err()
             .map(|e: ProtocolError| e.to_string())
-    }
+    })
+}
 
-    /// When `handleTimeout` should next run (same clock as `now`), or null.
-    #[napi]
-    pub fn poll_timeout(&mut self, id: u32) -> Option<f64> {
-        let entry = self.entry(id)?;
+/// When `handleTimeout` should next run (same clock as `now`), or null.
+#[napi]
+pub fn poll_timeout(id: u32) -> Option<f64> {
+    with_table(|table| {
+        let entry = table.entry(id)?;
         let session = entry.session.as_ref()?;
         // The setup deadline covers every attempt until one is established.
         let call = match session.phase() {
@@ -466,14 +514,16 @@ impl SessionTable {
             .flatten()
             .min()
             .map(|t| t as f64)
-    }
+    })
+}
 
-    /// Acts on passed deadlines: returns the error message if one expired
-    /// (the session has failed). A due keep-alive goes to `takeTransmit`.
-    #[napi]
-    pub fn handle_timeout(&mut self, id: u32, now: f64) -> Option<String> {
-        let now = millis(now);
-        let entry = self.entry(id)?;
+/// Acts on passed deadlines: returns the error message if one expired
+/// (the session has failed). A due keep-alive goes to `takeTransmit`.
+#[napi]
+pub fn handle_timeout(id: u32, now: f64) -> Option<String> {
+    let now = millis(now);
+    with_table(|table| {
+        let entry = table.entry(id)?;
         let session = entry.session.as_mut()?;
         if session.phase() != Phase::Established {
             if let Some(expired) = entry
@@ -485,30 +535,46 @@ impl SessionTable {
             }
         }
         session.handle_timeout(now).map(|t| t.to_string())
-    }
+    })
+}
 
-    /// Bytes the core queued on its own (a keep-alive), if any.
-    #[napi]
-    pub fn take_transmit<'env>(
-        &mut self,
-        env: &'env Env,
-        id: u32,
-    ) -> Result<Option<BufferSlice<'env>>> {
-        let bytes = self
-            .entry(id)
-            .and_then(|entry| entry.session.as_mut())
-            .and_then(Session::poll_transmit);
-        match bytes {
-            Some(bytes) => BufferSlice::copy_from(env, bytes).map(Some),
-            None => Ok(None),
-        }
-    }
+/// The longest control frame the core sends: a SESSION REQUEST carrying two
+/// names of the longest encoding. `out` buffers of this size always fit.
+#[napi]
+pub const MAX_CONTROL_FRAME: u32 = (HEADER_LEN + 2 * MAX_ENCODED_LEN) as u32;
 
-    /// Caller: the SESSION REQUEST for a new connection (each attempt gets a
-    /// fresh core; the plan carries over).
-    #[napi]
-    pub fn request<'env>(&mut self, env: &'env Env, id: u32) -> Result<BufferSlice<'env>> {
-        let entry = self.entry(id).ok_or_else(closed)?;
+/// Copies what the core queued into `out`; returns the byte count (0 if nothing was queued).
+fn drain_transmit(session: &mut Session, out: &mut [u8]) -> Result<i32> {
+    let bytes = session.poll_transmit().unwrap_or_default();
+    let room = out.len();
+    let target = out.get_mut(..bytes.len()).ok_or_else(|| {
+        invalid(format!(
+            "output buffer holds {room} bytes; {} needed",
+            bytes.len()
+        ))
+    })?;
+    target.copy_from_slice(&bytes);
+    Ok(bytes.len() as i32)
+}
+
+/// Writes bytes the core queued on its own (a keep-alive) into `out`;
+/// returns how many (0 for none).
+#[napi]
+pub fn take_transmit(id: u32, mut out: BufferSlice) -> Result<i32> {
+    with_table(
+        |table| match table.entry(id).and_then(|e| e.session.as_mut()) {
+            Some(session) => drain_transmit(session, &mut out),
+            None => Ok(0),
+        },
+    )
+}
+
+/// Caller: writes the SESSION REQUEST for a new connection into `out`
+/// (each attempt gets a fresh core; the plan carries over); returns its length.
+#[napi]
+pub fn request(id: u32, mut out: BufferSlice) -> Result<i32> {
+    with_table(|table| {
+        let entry = table.entry(id).ok_or_else(closed)?;
         let call = entry
             .call
             .as_ref()
@@ -518,95 +584,98 @@ impl SessionTable {
         call.plan
             .request(&mut session)
             .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
-        let bytes = session.poll_transmit().unwrap_or_default();
+        let written = drain_transmit(&mut session, &mut out)?;
         entry.session = Some(session);
-        BufferSlice::copy_from(env, bytes)
-    }
+        Ok(written)
+    })
+}
 
-    /// Caller, after a NEGATIVE SESSION RESPONSE: the fallback name to call
-    /// next on a fresh connection, or null if the call has failed.
-    #[napi]
-    pub fn negative(&mut self, id: u32, code: u32) -> Option<NameParts> {
-        let call = self.entry(id)?.call.as_mut()?;
+/// Caller, after a NEGATIVE SESSION RESPONSE: the fallback name to call
+/// next on a fresh connection (packed, see `pack_names`), or null if the
+/// call has failed.
+#[napi]
+pub fn negative(id: u32, code: u32) -> Option<String> {
+    with_table(|table| {
+        let call = table.entry(id)?.call.as_mut()?;
         match call.plan.on_negative(u8::try_from(code).ok()?) {
-            Next::Fallback(name) => Some(from_name(&name)),
+            Next::Fallback(name) => Some(pack_names([&name])),
             _ => None,
         }
-    }
+    })
+}
 
-    /// Caller, after a RETARGET SESSION RESPONSE: null to follow it, or the
-    /// error message if that would exceed the retarget bound.
-    #[napi]
-    pub fn retarget(&mut self, id: u32, addr: u32, port: u32) -> Option<String> {
-        let call = self.entry(id)?.call.as_mut()?;
+/// Caller, after a RETARGET SESSION RESPONSE: null to follow it, or the
+/// error message if that would exceed the retarget bound.
+#[napi]
+pub fn retarget(id: u32, addr: u32, port: u32) -> Option<String> {
+    with_table(|table| {
+        let call = table.entry(id)?.call.as_mut()?;
         match call.plan.on_retarget(Ipv4Addr::from(addr), port as u16) {
             Next::Fail(error) => Some(error.to_string()),
             _ => None,
         }
-    }
+    })
+}
 
-    /// Called: the POSITIVE SESSION RESPONSE bytes; the session is established.
-    #[napi]
-    pub fn accept<'env>(&mut self, env: &'env Env, id: u32, now: f64) -> Result<BufferSlice<'env>> {
-        let now = millis(now);
-        self.command(env, id, |s| s.accept(now))
-    }
+/// Called: answers the request with a POSITIVE SESSION RESPONSE, written
+/// into `out`; returns its length. The session is established at `now`.
+/// Returns -1 instead, sending nothing, if the core already failed on bytes
+/// that followed the request (the protocol error is queued behind it).
+#[napi]
+pub fn accept(id: u32, now: f64, mut out: BufferSlice) -> Result<i32> {
+    let now = millis(now);
+    answer(id, &mut out, |s| s.accept(now))
+}
 
-    /// Called: the NEGATIVE SESSION RESPONSE bytes for `code`.
-    #[napi]
-    pub fn reject<'env>(
-        &mut self,
-        env: &'env Env,
-        id: u32,
-        code: u32,
-    ) -> Result<BufferSlice<'env>> {
-        let code =
-            u8::try_from(code).map_err(|_| invalid(format!("error code {code} is not a byte")))?;
-        self.command(env, id, |s| s.reject(code))
-    }
+/// Called: a NEGATIVE SESSION RESPONSE for `code` into `out`, as `accept`.
+#[napi]
+pub fn reject(id: u32, code: u32, mut out: BufferSlice) -> Result<i32> {
+    let code =
+        u8::try_from(code).map_err(|_| invalid(format!("error code {code} is not a byte")))?;
+    answer(id, &mut out, |s| s.reject(code))
+}
 
-    /// Called: the RETARGET SESSION RESPONSE bytes for `host` (dotted quad) and `port`.
-    #[napi]
-    pub fn retarget_to<'env>(
-        &mut self,
-        env: &'env Env,
-        id: u32,
-        host: String,
-        port: u32,
-    ) -> Result<BufferSlice<'env>> {
-        let addr: Ipv4Addr = host
-            .parse()
-            .map_err(|_| invalid(format!("{host:?} is not an IPv4 dotted quad")))?;
-        let port = u16::try_from(port)
-            .ok()
-            .filter(|&p| p != 0)
-            .ok_or_else(|| invalid(format!("port {port} is not 1 to 65535")))?;
-        self.command(env, id, |s| s.retarget(addr, port))
-    }
+/// Called: a RETARGET SESSION RESPONSE for `host` (dotted quad) and `port`
+/// into `out`, as `accept`.
+#[napi]
+pub fn retarget_to(id: u32, host: String, port: u32, mut out: BufferSlice) -> Result<i32> {
+    let addr: Ipv4Addr = host
+        .parse()
+        .map_err(|_| invalid(format!("{host:?} is not an IPv4 dotted quad")))?;
+    let port = u16::try_from(port)
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| invalid(format!("port {port} is not 1 to 65535")))?;
+    answer(id, &mut out, |s| s.retarget(addr, port))
+}
 
-    fn command<'env>(
-        &mut self,
-        env: &'env Env,
-        id: u32,
-        command: impl FnOnce(
-            &mut Session,
-        ) -> std::result::Result<(), netbios_session_core::CommandError>,
-    ) -> Result<BufferSlice<'env>> {
-        let session = self.core(id)?;
+fn answer(
+    id: u32,
+    out: &mut [u8],
+    command: impl FnOnce(&mut Session) -> std::result::Result<(), netbios_session_core::CommandError>,
+) -> Result<i32> {
+    with_table(|table| {
+        let entry = table.entry(id).ok_or_else(closed)?;
+        entry.request = None;
+        let session = entry.session.as_mut().ok_or_else(closed)?;
+        if session.phase() == Phase::Failed {
+            return Ok(-1);
+        }
         command(session).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
-        let bytes = session.poll_transmit().unwrap_or_default();
-        BufferSlice::copy_from(env, bytes)
-    }
+        drain_transmit(session, out)
+    })
+}
 
-    /// Frames a batch of messages in place: `batch[..used]` holds messages
-    /// back to back, each behind a 4-byte slot where JS put its length as a
-    /// big-endian u32. Each slot becomes the real SESSION MESSAGE header, so
-    /// coalesced small writes cost one native call per batch, not per message.
-    /// Returns an error message if a length cannot be sent or the slots do
-    /// not add up to `used`.
-    #[napi]
-    pub fn frame_batch(&mut self, id: u32, mut batch: BufferSlice, used: u32) -> Option<String> {
-        let Ok(session) = self.core(id) else {
+/// Frames a batch of messages in place: `batch[..used]` holds messages
+/// back to back, each behind a 4-byte slot where JS put its length as a
+/// big-endian u32. Each slot becomes the real SESSION MESSAGE header, so
+/// coalesced small writes cost one native call per batch, not per message.
+/// Returns an error message if a length cannot be sent or the slots do
+/// not add up to `used`.
+#[napi]
+pub fn frame_batch(id: u32, mut batch: BufferSlice, used: u32) -> Option<String> {
+    with_table(|table| {
+        let Ok(session) = table.core(id) else {
             return Some("Cannot send a SESSION MESSAGE: the session is closed".into());
         };
         let used = (used as usize).min(batch.len());
@@ -621,19 +690,15 @@ impl SessionTable {
             pos += HEADER_SLOT + length;
         }
         (pos != used).then(|| format!("batch framing ended at byte {pos} of {used}"))
-    }
+    })
+}
 
-    /// Writes the 4-byte SESSION MESSAGE header for `length` into `out[offset..]`.
-    /// Returns an error message instead if the message cannot be sent.
-    #[napi]
-    pub fn message_header(
-        &mut self,
-        id: u32,
-        length: f64,
-        mut out: BufferSlice,
-        offset: u32,
-    ) -> Option<String> {
-        let Ok(session) = self.core(id) else {
+/// Writes the 4-byte SESSION MESSAGE header for `length` into `out[offset..]`.
+/// Returns an error message instead if the message cannot be sent.
+#[napi]
+pub fn message_header(id: u32, length: f64, mut out: BufferSlice, offset: u32) -> Option<String> {
+    with_table(|table| {
+        let Ok(session) = table.core(id) else {
             return Some("Cannot send a SESSION MESSAGE: the session is closed".into());
         };
         // JS lengths are doubles; anything not a small whole number is too long.
@@ -655,13 +720,5 @@ impl SessionTable {
             }
             Err(error) => Some(error.to_string()),
         }
-    }
-
-    /// True once the peer broke the protocol (or the session was closed).
-    /// A chunk is decoded ahead of delivery, so the core can have failed on
-    /// bytes that follow an event JS is still handling.
-    #[napi]
-    pub fn failed(&mut self, id: u32) -> bool {
-        self.core(id).map_or(true, |s| s.phase() == Phase::Failed)
-    }
+    })
 }

@@ -410,15 +410,18 @@ test("COMPAT connect: host may be 'localhost'", async (t) => {
 
 // ---- invalid names (COMPAT difference 4: reported, never thrown) -------------
 
+// [label, () => [callTo, callFrom], the start of the error message]
 const BAD_NAMES = [
-  ['a 16-character callTo string', () => ['ABCDEFGHIJKLMNOP', 'SRC']],
-  ['a 16-character callFrom string', () => ['DST', 'ABCDEFGHIJKLMNOP']],
-  ['a 16-character {name} object', () => [{ name: 'ABCDEFGHIJKLMNOP', suffix: 0x20 }, 'SRC']],
-  ['a netbios-name object whose .error is set', () => [new NBName({ name: 'ABCDEFGHIJKLMNOP', suffix: 0x20 }), 'SRC']],
-  ['a netbios-name object made from an empty fqdn', () => ['DST', new NBName({ fqdn: '.scope' })]],
+  ['a 16-character callTo string', () => ['ABCDEFGHIJKLMNOP', 'SRC'], /^callTo: .*16 bytes long; expected at most 15/],
+  ['a 16-character callFrom string', () => ['DST', 'ABCDEFGHIJKLMNOP'], /^callFrom: .*16 bytes long; expected at most 15/],
+  ['a callTo string with an empty scope label', () => ['DST.corp..example', 'SRC'], /^callTo: .*empty label/],
+  ['a callFrom string that is only a scope', () => ['DST', '.scope'], /^callFrom: .*empty/],
+  ['a 16-character {name} object', () => [{ name: 'ABCDEFGHIJKLMNOP', suffix: 0x20 }, 'SRC'], /^callTo: /],
+  ['a netbios-name object whose .error is set', () => [new NBName({ name: 'ABCDEFGHIJKLMNOP', suffix: 0x20 }), 'SRC'], /^callTo: /],
+  ['a netbios-name object made from an empty fqdn', () => ['DST', new NBName({ fqdn: '.scope' })], /^callFrom: /],
 ];
 
-for (const [label, names] of BAD_NAMES) {
+for (const [label, names, message] of BAD_NAMES) {
   test(`COMPAT difference 4: connect() with ${label} calls back with an Error asynchronously, nothing thrown`, async (t) => {
     const raw = await server(t);
     let connections = 0;
@@ -436,6 +439,7 @@ for (const [label, names] of BAD_NAMES) {
     const [error] = await done;
     assert.ok(error instanceof Error);
     assert.match(error.code, /^ERR_INVALID_ARG/);
+    assert.match(error.message, message);
     assert.equal(errors, 0);
     // Lets a wrongly opened connection arrive before counting.
     await delay(30);

@@ -179,4 +179,21 @@ function toName(value, defaultSuffix, argument) {
   );
 }
 
-module.exports = { NetbiosName, toName, unpackNames };
+/**
+ * A name given to connect() as the (name, suffix, scopeId) the binding takes.
+ * Strings and NetbiosName objects are only taken apart: the core checks the
+ * name when the call opens, and connect() asks toName() for the precise
+ * error if it refuses. Anything else goes through toName() at once.
+ */
+function nameArgs(value, defaultSuffix, argument) {
+  if (typeof value === 'string') {
+    const [name, suffix, scopeId] = parseNotation(value, defaultSuffix);
+    if (name.length > 0) return [name, suffix, scopeId];
+  } else if (value instanceof NetbiosName) {
+    return [value.name, value.suffix, value.scopeId];
+  }
+  const name = toName(value, defaultSuffix, argument);
+  return [name.name, name.suffix, name.scopeId];
+}
+
+module.exports = { NetbiosName, toName, nameArgs, unpackNames };

@@ -3,7 +3,7 @@
 // and turns the core's events into EventEmitter events. The protocol itself
 // (framing, names, which packet is legal when, deadlines, retarget and
 // fallback decisions) is decided in the core; this file owns the sockets and
-// the one timer the core asks for.
+// waits for the deadlines the core asks for (on shared timers: deadlines.js).
 
 const { EventEmitter } = require('events');
 const net = require('net');
@@ -11,9 +11,10 @@ const { performance } = require('perf_hooks');
 const util = require('util');
 
 const native = require('./native');
+const { Deadlines } = require('./deadlines');
 
 const { table, MAX_CONTROL_FRAME } = native;
-const { NetbiosName, toName, unpackNames } = require('./name');
+const { NetbiosName, toName, nameArgs, unpackNames } = require('./name');
 const { codes, netbiosError } = require('./errors');
 
 const debug = util.debuglog('netbios-session');
@@ -27,7 +28,10 @@ const HEADER_LENGTH = 4;
 // when full): many small messages, one syscall. Larger ones go out at once
 // as a corked header + payload pair (one writev, no copy).
 const BATCH_MESSAGE_LIMIT = 16 * 1024;
-const BATCH_MIN = 4 * 1024; // from Buffer's pool: cheap for one small message
+// A session's first batch is small: it comes from Buffer's 8 KiB pool, and
+// a 4 KiB one made Node allocate a new pool every second message (1.5 us
+// each, measured). A batch that fills up is followed by one twice the size.
+const BATCH_MIN = 512;
 const BATCH_MAX = 64 * 1024;
 // Longest delay setTimeout takes.
 const MAX_DURATION = 2147483647;
@@ -94,20 +98,59 @@ const NO_BACKLOG = Object.freeze([]);
 // socket points back at its session. No closures per session.
 const kSession = Symbol('netbios-session');
 
-/** A socket listener that calls `method` on the socket's session, if the socket is still its current one. */
-function toSession(method) {
-  return function (arg) {
-    const session = this[kSession];
-    if (session !== undefined && session._socket === this) session[method](arg);
-  };
+/** The session `socket` belongs to, if it is still that session's current socket. */
+function sessionOf(socket) {
+  const session = socket[kSession];
+  return session !== undefined && session._socket === socket ? session : null;
 }
 
-const onSocketConnect = toSession('_onSocketConnect');
+// One function per event rather than one made by a factory: a shared
+// `session[method]()` call site would see every method name and go
+// megamorphic.
+function onSocketConnect() {
+  const session = sessionOf(this);
+  if (session !== null) session._onSocketConnect();
+}
+
+function onSocketData(chunk) {
+  const session = sessionOf(this);
+  if (session !== null) session._onData(chunk);
+}
+
+function onSocketEnd() {
+  const session = sessionOf(this);
+  if (session !== null) session._onEnd();
+}
+
+function onSocketError(error) {
+  const session = sessionOf(this);
+  if (session !== null) session._onSocketError(error);
+}
+
+function onSocketClose() {
+  const session = sessionOf(this);
+  if (session !== null) session._onSocketClose();
+}
+
+function onSocketDrain() {
+  const session = sessionOf(this);
+  if (session !== null) session._onDrain();
+}
 function ignore() {}
 
 function onSessionTimer(session) {
   session._onTimer();
 }
+
+function onCloseTimeout(session) {
+  session._terminate(null, false);
+}
+
+// Every session's next deadline (the core's, or a direct caller's TCP
+// connect), on one timer that keeps the process alive like any pending
+// setup; and the close deadlines of ended sessions, which must not.
+const deadlines = new Deadlines(onSessionTimer, true);
+const closing = new Deadlines(onCloseTimeout, false);
 
 function onEstablished(session, callback) {
   session._onEstablished(callback);
@@ -123,11 +166,11 @@ function flushBatchSoon(session) {
 }
 
 const SOCKET_LISTENERS = [
-  ['data', toSession('_onData')],
-  ['end', toSession('_onEnd')],
-  ['error', toSession('_onSocketError')],
-  ['close', toSession('_onSocketClose')],
-  ['drain', toSession('_onDrain')],
+  ['data', onSocketData],
+  ['end', onSocketEnd],
+  ['error', onSocketError],
+  ['close', onSocketClose],
+  ['drain', onSocketDrain],
 ];
 
 function checkOptions(options) {
@@ -195,15 +238,36 @@ function settingsFrom(options) {
   });
 }
 
-const SETTING_NAMES = ['timeout', 'requestTimeout', 'idleTimeout', 'keepAlive', 'maxRetargets', 'calledNameFallback'];
 const DEFAULT_SETTINGS = settingsFrom({});
 
 /** Sessions that set none of the timing and call options share one settings object. */
 function resolveSettings(options) {
-  for (const name of SETTING_NAMES) {
-    if (options[name] != null) return settingsFrom(options);
+  // Named reads, not a loop over names: each named read gets its own inline
+  // cache, where one keyed read with varying keys goes megamorphic.
+  const defaults =
+    options.timeout == null &&
+    options.requestTimeout == null &&
+    options.idleTimeout == null &&
+    options.keepAlive == null &&
+    options.maxRetargets == null &&
+    options.calledNameFallback == null;
+  return defaults ? DEFAULT_SETTINGS : settingsFrom(options);
+}
+
+// Configurations the core accepted. Its check is pure, and a server makes a
+// session per connection with the same few options: no native call each.
+const acceptedConfigs = new Set();
+
+/** Throws a TypeError if the core rejects the combination of options. */
+function checkConfig(direct, legacyLengthBit, max) {
+  const key = max * 4 + (direct ? 2 : 0) + (legacyLengthBit ? 1 : 0);
+  if (acceptedConfigs.has(key)) return;
+  try {
+    native.checkConfig(direct, legacyLengthBit, max);
+  } catch (cause) {
+    throw netbiosError(codes.INVALID_ARG_VALUE, cause.message, null, TypeError);
   }
-  return DEFAULT_SETTINGS;
+  if (acceptedConfigs.size < 64) acceptedConfigs.add(key);
 }
 
 function toBuffer(chunk) {
@@ -288,11 +352,7 @@ class NetbiosSession extends EventEmitter {
     const direct = !!options.direct;
     const legacyLengthBit = !!options.legacyLengthBit;
     const max = resolveMaxMessageLength(options, direct);
-    try {
-      native.checkConfig(direct, legacyLengthBit, max);
-    } catch (cause) {
-      throw netbiosError(codes.INVALID_ARG_VALUE, cause.message, null, TypeError);
-    }
+    checkConfig(direct, legacyLengthBit, max);
     this.MAX_MESSAGE_LENGTH = max;
     // Every boolean below is a bit of _flags (see FLAGS); unset ones start false.
     this._flags = 0;
@@ -309,10 +369,9 @@ class NetbiosSession extends EventEmitter {
     this._target = null; // caller: {host, port} of the current attempt
     this._attachCallback = null;
     this._connectCallback = null;
-    this._timer = null;
-    this._timerDue = 0;
+    this._timerDue = 0; // for deadlines/closing
+    this._timerSlot = -1;
     this._dialDeadline = null; // direct caller: TCP connect deadline
-    this._closeTimer = null;
     // Received data not yet delivered: {chunk, offset, events, index, epoch}
     // items in arrival order. Non-empty only while paused or delivering;
     // the shared NO_BACKLOG otherwise.
@@ -380,25 +439,32 @@ class NetbiosSession extends EventEmitter {
         this._native = table.open(native.ROLE_DIRECT, false, this.MAX_MESSAGE_LENGTH, requestTimeout, idleTimeout, keepAlive, -1);
         if (timeout > 0) this._dialDeadline = performance.now() + timeout;
       } else {
-        const called = toName(callTo, 0x20, 'callTo');
-        const calling = toName(callFrom, 0x00, 'callFrom');
-        this._native = table.openCall(
-          this._legacyLengthBit,
-          this.MAX_MESSAGE_LENGTH,
-          requestTimeout,
-          idleTimeout,
-          keepAlive,
-          called.name,
-          called.suffix,
-          called.scopeId,
-          calling.name,
-          calling.suffix,
-          calling.scopeId,
-          this._settings.fallbacks,
-          this._settings.maxRetargets,
-          timeout,
-          performance.now()
-        );
+        const [calledName, calledSuffix, calledScope] = nameArgs(callTo, 0x20, 'callTo');
+        const [callingName, callingSuffix, callingScope] = nameArgs(callFrom, 0x00, 'callFrom');
+        try {
+          this._native = table.openCall(
+            this._legacyLengthBit,
+            this.MAX_MESSAGE_LENGTH,
+            requestTimeout,
+            idleTimeout,
+            keepAlive,
+            calledName,
+            calledSuffix,
+            calledScope,
+            callingName,
+            callingSuffix,
+            callingScope,
+            this._settings.fallbacks,
+            this._settings.maxRetargets,
+            timeout,
+            performance.now()
+          );
+        } catch (refused) {
+          // The core refused a name: toName() says which argument, and why.
+          toName(callTo, 0x20, 'callTo');
+          toName(callFrom, 0x00, 'callFrom');
+          throw refused;
+        }
       }
     } catch (error) {
       this._releaseNative();
@@ -555,8 +621,7 @@ class NetbiosSession extends EventEmitter {
     // An ended session must not keep the process alive, nor wait forever
     // for a peer that never closes.
     if (typeof socket.unref === 'function') socket.unref();
-    this._closeTimer = setTimeout(() => this._terminate(null, false), CLOSE_TIMEOUT);
-    this._closeTimer.unref();
+    closing.schedule(this, performance.now() + CLOSE_TIMEOUT);
     return this;
   }
 
@@ -963,7 +1028,7 @@ class NetbiosSession extends EventEmitter {
 
   // ---- timers ----------------------------------------------------------
 
-  /** Sets the one timer to the earliest deadline the core (or a direct dial) has. */
+  /** Waits in `deadlines` for the earliest deadline the core (or a direct dial) has. */
   _armTimer() {
     if (this._native === null || this._ending) {
       this._clearTimer();
@@ -977,23 +1042,16 @@ class NetbiosSession extends EventEmitter {
       this._clearTimer();
       return;
     }
-    // A timer that fires no later is kept: it re-arms for the rest.
-    if (this._timer !== null && this._timerDue <= due) return;
-    this._clearTimer();
-    this._timerDue = due;
-    // A shared callback with the session as its argument: no bound function per session.
-    this._timer = setTimeout(onSessionTimer, Math.max(0, Math.ceil(due - performance.now())), this);
+    // A deadline that comes no later is kept: its expiry re-arms for the rest.
+    if (deadlines.has(this) && this._timerDue <= due) return;
+    deadlines.schedule(this, due);
   }
 
   _clearTimer() {
-    if (this._timer !== null) {
-      clearTimeout(this._timer);
-      this._timer = null;
-    }
+    deadlines.cancel(this);
   }
 
   _onTimer() {
-    this._timer = null;
     if (this._native === null || this._terminated) return;
     const now = performance.now();
     if (this._dialDeadline !== null && this._state === State.CONNECTING && now >= this._dialDeadline) {
@@ -1039,10 +1097,7 @@ class NetbiosSession extends EventEmitter {
     const callback = this._takePendingCallback();
     this._state = State.CLOSED;
     this._clearTimer();
-    if (this._closeTimer !== null) {
-      clearTimeout(this._closeTimer);
-      this._closeTimer = null;
-    }
+    closing.cancel(this);
     this._releaseNative();
     this._backlog = NO_BACKLOG;
     if (this._batch !== null) {

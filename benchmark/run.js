@@ -103,11 +103,19 @@ figures.push({
   ours: ['hold-ours', 'open-ours'],
   base: ['hold-raw', 'open-raw'],
   options: { count: 2000 },
-  // V8 sizes its young generation by allocation rate, and doubling it in the
-  // middle of the 2000 connections (16 to 32 MiB, seen here) would swamp the
-  // few KiB per session this figure is about. Both servers get the same
-  // fixed 4 MiB semi-spaces, which the warm-up round fills.
-  nodeFlags: ['--min-semi-space-size=4', '--max-semi-space-size=4'],
+  // Both servers run with the same V8 settings, so that the figure counts
+  // what sessions hold rather than how the GC happened to size its spaces:
+  // - V8 sizes its young generation by allocation rate, and doubling it in
+  //   the middle of the 2000 connections (16 to 32 MiB, seen here) would
+  //   swamp the few KiB per session this figure is about: fixed 4 MiB
+  //   semi-spaces, which the warm-up round fills;
+  // - a full GC compacts only the pages V8 picks, and the free space left in
+  //   the others moved old space by 0 to 4 pages of 256 KiB between runs
+  //   (up to 500 B per session): every full GC compacts, on the main thread.
+  nodeFlags: ['--min-semi-space-size=4', '--max-semi-space-size=4', '--compact-on-every-full-gc', '--single-threaded-gc'],
+  // RSS still moves by a few hundred bytes per session between runs (malloc
+  // and page reuse outside V8's heap): more repetitions for a steady median.
+  minReps: 5,
   unit: 'bytes/session',
   lowerIsBetter: true,
   // Target: at most the baseline plus 1 KiB.
@@ -190,14 +198,15 @@ async function main() {
   const started = Date.now();
   const rows = [];
   const selected = figures.filter((figure) => !ONLY || figure.name.includes(ONLY));
-  console.log(`netbios-session benchmarks: ${REPS} repetitions, ours and baseline alternating, medians`);
+  console.log(`netbios-session benchmarks: ${REPS} repetitions (more where a figure says so), ours and baseline alternating, medians`);
   console.log(`${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}\n`);
   const header = ['figure', 'ours', 'baseline', 'ratio', 'target', ''];
   console.log(header.map((h, i) => (i === 0 ? h.padEnd(34) : h.padStart(12))).join(''));
   for (const figure of selected) {
     const ours = [];
     const base = [];
-    for (let rep = 0; rep < REPS; rep++) {
+    const reps = Math.max(REPS, figure.minReps || 0);
+    for (let rep = 0; rep < reps; rep++) {
       ours.push(await measure(...figure.ours, figure.options, figure.nodeFlags));
       base.push(await measure(...figure.base, figure.options, figure.nodeFlags));
     }

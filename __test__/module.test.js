@@ -33,6 +33,34 @@ test('COMPAT module: the constructor works with and without new; instances are E
   assert.equal(withOptions.MAX_MESSAGE_LENGTH, 16777215);
 });
 
+test('EventEmitter behaves as for any emitter: names, counts, removal, inherited-looking event names', () => {
+  // A session keeps its listeners in its own compact table (lib/session.js Listeners).
+  const session = new NetbiosSession();
+  const plain = new EventEmitter();
+  for (const emitter of [session, plain]) {
+    const seen = [];
+    const one = () => seen.push('one');
+    emitter.on('message', one);
+    emitter.once('connect', () => seen.push('connect'));
+    emitter.on('toString', () => seen.push('toString'));
+    emitter.on('__proto__', () => seen.push('__proto__'));
+    assert.deepEqual(emitter.eventNames(), ['message', 'connect', 'toString', '__proto__']);
+    assert.equal(emitter.listenerCount('constructor'), 0, 'nothing inherited counts as a listener');
+    assert.equal(emitter.emit('hasOwnProperty'), false);
+    emitter.emit('connect');
+    emitter.emit('connect');
+    emitter.emit('toString');
+    emitter.emit('__proto__');
+    emitter.emit('message');
+    assert.deepEqual(seen, ['connect', 'toString', '__proto__', 'one']);
+    assert.deepEqual(emitter.eventNames(), ['message', 'toString', '__proto__']);
+    emitter.removeListener('message', one);
+    assert.equal(emitter.listenerCount('message'), 0);
+    emitter.removeAllListeners();
+    assert.deepEqual(emitter.eventNames(), []);
+  }
+});
+
 test('COMPAT module: options {autoAccept, direct, paused} default false; null and missing are fine', () => {
   for (const options of [undefined, null, {}]) {
     const session = new NetbiosSession(options);

@@ -51,7 +51,7 @@ test('sessions come due in deadline order, each once, cancelled ones never', asy
     .map((session) => session.name);
   assert.deepEqual(fired, expected);
   assert.equal(deadlines.size, 0);
-  assert.equal(deadlines._timer, null, 'an empty heap holds no timer');
+  assert.equal(deadlines._timer, null, 'a timer that fired with nothing left is not set again');
   for (const session of sessions) assert.equal(session._timerSlot, -1);
 });
 
@@ -97,8 +97,27 @@ test('keepAlive sets whether the shared timer holds the process open', () => {
   assert.equal(weak._timer.hasRef(), false);
   strong.cancel(a);
   weak.cancel(b);
-  assert.equal(strong._timer, null);
-  assert.equal(weak._timer, null);
+  assert.equal(strong._timer.hasRef(), false, 'an empty heap does not hold the process open');
+  assert.equal(weak._timer.hasRef(), false);
+  strong.schedule(a, performance.now() + 90000);
+  assert.equal(strong._timer.hasRef(), true, 'the kept timer holds it again once a session waits');
+  strong.cancel(a);
+  clearTimeout(strong._timer);
+  clearTimeout(weak._timer);
+});
+
+test('an empty heap lets the process exit', () => {
+  const { spawnSync } = require('child_process');
+  const script = `
+    const { Deadlines } = require(${JSON.stringify(require.resolve('../lib/deadlines'))});
+    const deadlines = new Deadlines(() => {}, true);
+    const session = { _timerDue: 0, _timerSlot: -1 };
+    deadlines.schedule(session, performance.now() + 60000);
+    deadlines.cancel(session);
+  `;
+  // Killed (status null) if it were still waiting for the cancelled 60 s deadline.
+  const result = spawnSync(process.execPath, ['-e', script], { timeout: 20000 });
+  assert.equal(result.status, 0, String(result.stderr));
 });
 
 test('a session waiting in one heap is not touched by another', () => {
@@ -147,5 +166,4 @@ test('random schedules, moves and cancels keep the heap ordered (model check)', 
   assert.equal(deadlines._heap[0]._timerDue, earliest);
   for (const session of sessions) deadlines.cancel(session);
   assert.equal(deadlines.size, 0);
-  assert.equal(deadlines._timer, null);
 });

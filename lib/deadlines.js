@@ -66,8 +66,9 @@ class Deadlines {
       this._down(last._timerSlot);
     }
     // The timer stays set: firing early costs one wake-up, and setting it
-    // again each time the earliest session leaves would cost more.
-    if (this._heap.length === 0) this._stop();
+    // again each time the earliest session leaves would cost more. With no
+    // session left it must not hold the process open, though.
+    if (this._heap.length === 0 && this._timer !== null) this._timer.unref();
   }
 
   _expire() {
@@ -91,7 +92,10 @@ class Deadlines {
   _arm() {
     if (this._heap.length === 0) return;
     const due = this._heap[0]._timerDue;
-    if (this._timer !== null && this._firesAt <= due) return;
+    if (this._timer !== null && this._firesAt <= due) {
+      if (this._keepAlive) this._timer.ref();
+      return;
+    }
     this._stop();
     // Node's timers count whole ms on a clock that can lag performance.now(),
     // so the timer may fire a little early: _expire then sets it again.

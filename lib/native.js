@@ -54,6 +54,8 @@ module.exports = {
   ROLE_DIRECT: 1,
   // Room for any control frame the core writes into an output buffer.
   MAX_CONTROL_FRAME: binding.MAX_CONTROL_FRAME,
+  // Room for any answer to a request (accept, reject, retarget).
+  MAX_ANSWER_FRAME: binding.MAX_ANSWER_FRAME,
   // Layout of the events array: [offset reached, count, then kind, a, b per event].
   PREFIX: 2,
   EVENT_WORDS: 3,

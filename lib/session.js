@@ -13,7 +13,7 @@ const util = require('util');
 const native = require('./native');
 const { Deadlines } = require('./deadlines');
 
-const { table, MAX_CONTROL_FRAME } = native;
+const { table, MAX_CONTROL_FRAME, MAX_ANSWER_FRAME } = native;
 const { NetbiosName, toName, nameArgs, unpackNames } = require('./name');
 const { codes, netbiosError } = require('./errors');
 
@@ -164,6 +164,10 @@ function onEstablished(session, callback) {
   session._onEstablished(callback);
 }
 
+function reportEnd(session, callback, error, quiet) {
+  session._reportEnd(callback, error, quiet);
+}
+
 function emitDrain(session) {
   if (!session._terminated) session._emit('drain');
 }
@@ -178,7 +182,6 @@ const SOCKET_LISTENERS = [
   ['end', onSocketEnd],
   ['error', onSocketError],
   ['close', onSocketClose],
-  ['drain', onSocketDrain],
 ];
 
 function checkOptions(options) {
@@ -519,6 +522,7 @@ class NetbiosSession extends EventEmitter {
     socket.write(header);
     const flushed = socket.write(payload, callback || undefined);
     socket.uncork();
+    if (!flushed) this._awaitDrain();
     return flushed;
   }
 
@@ -579,10 +583,23 @@ class NetbiosSession extends EventEmitter {
     const accepted = this._socket.write(bytes, callbacks === null ? undefined : (error) => {
       for (const callback of callbacks) callback(error);
     });
-    if (accepted && this._needDrain) {
+    if (!accepted) {
+      this._awaitDrain();
+    } else if (this._needDrain) {
       this._needDrain = false;
       process.nextTick(emitDrain, this);
     }
+  }
+
+  /**
+   * Listens for the socket's 'drain', which follows a write it refused.
+   * Added on the first refusal only: most sessions never fill a socket, and
+   * each listener costs an idle session memory.
+   */
+  _awaitDrain() {
+    if (this._drainListened) return;
+    this._drainListened = true;
+    this._socket.on('drain', onSocketDrain);
   }
 
   /** Fails the callbacks of a batch that will never be written. */
@@ -653,6 +670,7 @@ class NetbiosSession extends EventEmitter {
   _bindSocket(socket) {
     this._socket = socket;
     this._socketClosed = false;
+    this._drainListened = false;
     socket[kSession] = this;
     if (this._noDelay && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     for (const [event, listener] of SOCKET_LISTENERS) socket.on(event, listener);
@@ -663,6 +681,7 @@ class NetbiosSession extends EventEmitter {
     const socket = this._socket;
     if (socket === null) return;
     for (const [event, listener] of SOCKET_LISTENERS) socket.removeListener(event, listener);
+    socket.removeListener('drain', onSocketDrain);
     socket.removeListener('connect', onSocketConnect);
     socket.on('error', ignore);
     socket.destroy();
@@ -686,15 +705,15 @@ class NetbiosSession extends EventEmitter {
     this._target = { host, port };
     this._state = State.CONNECTING;
     this._bindSocket(socket);
-    socket.once('connect', onSocketConnect);
+    // A socket connects once; `on` spares the wrapper `once` makes.
+    socket.on('connect', onSocketConnect);
   }
 
   _onSocketConnect() {
     if (this._state !== State.CONNECTING) return;
-    const now = performance.now();
     if (this._direct) {
       this._dialDeadline = null;
-      table.start(this._native, now);
+      table.start(this._native, performance.now());
       this._establish();
     } else {
       this._state = State.AWAITING_RESPONSE;
@@ -957,7 +976,7 @@ class NetbiosSession extends EventEmitter {
 
   _accept() {
     if (!this._answerable()) return;
-    const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
+    const out = Buffer.allocUnsafe(MAX_ANSWER_FRAME);
     const length = table.accept(this._native, performance.now(), out);
     if (length < 0) return;
     this._send(written(out, length), 'POSITIVE SESSION RESPONSE');
@@ -968,13 +987,13 @@ class NetbiosSession extends EventEmitter {
     if (!this._answerable()) return;
     let code = CODE_BY_REASON.get(reason);
     if (code === undefined) code = REASON_BY_CODE.has(reason) ? reason : UNSPECIFIED_ERROR;
-    const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
+    const out = Buffer.allocUnsafe(MAX_ANSWER_FRAME);
     this._finishAnswer(out, table.reject(this._native, code, out), 'NEGATIVE SESSION RESPONSE');
   }
 
   _retargetTo(host, port) {
     if (!this._answerable()) return;
-    const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
+    const out = Buffer.allocUnsafe(MAX_ANSWER_FRAME);
     this._finishAnswer(out, table.retargetTo(this._native, host, port, out), 'RETARGET SESSION RESPONSE');
   }
 
@@ -1108,17 +1127,19 @@ class NetbiosSession extends EventEmitter {
     }
     const socket = this._socket;
     if (socket !== null && !socket.destroyed) socket.destroy();
-    const report = () => {
-      if (callback) {
-        callback(error || netbiosError(codes.NOT_CONNECTED, 'Connection closed before the session was established'));
-      } else if (error && !quiet) {
-        this._emit('error', error);
-      }
-      this._reported = true;
-      this._maybeEmitClose();
-    };
-    if (async) process.nextTick(report);
-    else report();
+    if (async) process.nextTick(reportEnd, this, callback, error, quiet);
+    else this._reportEnd(callback, error, quiet);
+  }
+
+  /** The second half of _terminate: tells a pending callback or 'error' why, then 'close' may follow. */
+  _reportEnd(callback, error, quiet) {
+    if (callback) {
+      callback(error || netbiosError(codes.NOT_CONNECTED, 'Connection closed before the session was established'));
+    } else if (error && !quiet) {
+      this._emit('error', error);
+    }
+    this._reported = true;
+    this._maybeEmitClose();
   }
 
   /** 'close' comes once, after the error report and after the socket closed. */
@@ -1131,9 +1152,10 @@ class NetbiosSession extends EventEmitter {
   }
 
   /** Emits unless 'close' has been emitted: nothing follows 'close'. */
-  _emit(event, ...args) {
+  _emit(event, arg) {
     if (this._closeEmitted) return false;
-    return this.emit(event, ...args);
+    // No rest parameter: an array per emit. Listeners get no argument when none was given.
+    return arguments.length === 1 ? this.emit(event) : this.emit(event, arg);
   }
 
   _writeFailed(length, callback) {
@@ -1193,6 +1215,7 @@ const FLAGS = [
   'closePending', // the socket closed; 'close' follows the held messages
   'flushScheduled', // the write batch goes out on the next tick
   'needDrain', // write() returned false; 'drain' is owed
+  'drainListened', // the socket's 'drain' has a listener (see _awaitDrain)
 ];
 FLAGS.forEach((name, bit) => {
   const mask = 1 << bit;

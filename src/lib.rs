@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 
 use netbios_session_core::{
     name::MAX_ENCODED_LEN, negative_reason, CallPlan, Config, Event, Millis, NetbiosName, Next,
-    Phase, ProtocolError, Role, Session, Timers, HEADER_LEN,
+    Phase, ProtocolError, Role, Session, Timers, HEADER_LEN, RETARGET_TRAILER_LEN,
 };
 
 // Event kinds; lib/native.js has the same numbers.
@@ -542,6 +542,11 @@ pub fn handle_timeout(id: u32, now: f64) -> Option<String> {
 /// names of the longest encoding. `out` buffers of this size always fit.
 #[napi]
 pub const MAX_CONTROL_FRAME: u32 = (HEADER_LEN + 2 * MAX_ENCODED_LEN) as u32;
+
+/// The longest answer to a SESSION REQUEST: a RETARGET SESSION RESPONSE
+/// (address and port). `out` buffers of this size fit any answer.
+#[napi]
+pub const MAX_ANSWER_FRAME: u32 = (HEADER_LEN + RETARGET_TRAILER_LEN) as u32;
 
 /// Copies what the core queued into `out`; returns the byte count (0 if nothing was queued).
 fn drain_transmit(session: &mut Session, out: &mut [u8]) -> Result<i32> {

@@ -5,6 +5,8 @@ use std::fmt;
 
 /// Bytes in every frame header: TYPE, FLAGS, then a 16-bit big-endian LENGTH.
 pub const HEADER_LEN: usize = 4;
+/// A RETARGET SESSION RESPONSE trailer: IPv4 address and port.
+pub const RETARGET_TRAILER_LEN: usize = 6;
 
 /// Largest trailer a NetBIOS frame can declare: 17 bits (E bit + LENGTH).
 pub const MAX_NETBIOS_LENGTH: u32 = 0x1_FFFF;

@@ -22,6 +22,7 @@ pub use call::{CallError, CallPlan, Next, DEFAULT_MAX_RETARGETS};
 pub use error::{CommandError, ProtocolError};
 pub use frame::{
     FrameType, Header, LengthEncoding, HEADER_LEN, MAX_NETBIOS_LENGTH, MAX_WIDE_LENGTH,
+    RETARGET_TRAILER_LEN,
 };
 pub use name::{NameError, NetbiosName};
 pub use session::{

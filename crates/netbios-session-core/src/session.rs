@@ -15,7 +15,8 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::{CommandError, ProtocolError};
 use crate::frame::{
-    FrameType, Header, HeaderError, LengthEncoding, HEADER_LEN, MAX_NETBIOS_LENGTH, MAX_WIDE_LENGTH,
+    FrameType, Header, HeaderError, LengthEncoding, HEADER_LEN, MAX_NETBIOS_LENGTH,
+    MAX_WIDE_LENGTH, RETARGET_TRAILER_LEN,
 };
 use crate::name::{NetbiosName, MAX_ENCODED_LEN, MIN_ENCODED_LEN};
 
@@ -594,7 +595,7 @@ impl Session {
             FrameType::PositiveResponse => Err(bad_length("no trailer (or the request's names)")),
             FrameType::NegativeResponse if length == 1 => trailer(self),
             FrameType::NegativeResponse => Err(ProtocolError::MalformedNegative { length }),
-            FrameType::RetargetResponse if length == 6 => trailer(self),
+            FrameType::RetargetResponse if length == RETARGET_TRAILER_LEN as u32 => trailer(self),
             FrameType::RetargetResponse => {
                 Err(bad_length("exactly 6 bytes (IPv4 address and port)"))
             }
@@ -782,7 +783,7 @@ impl Session {
     /// Called: asks the caller to call `addr:port` instead; close once sent.
     pub fn retarget(&mut self, addr: Ipv4Addr, port: u16) -> Result<(), CommandError> {
         self.expect_phase(Phase::AwaitingDecision, "retarget")?;
-        let mut trailer = [0u8; 6];
+        let mut trailer = [0u8; RETARGET_TRAILER_LEN];
         trailer[..4].copy_from_slice(&addr.octets());
         trailer[4..].copy_from_slice(&port.to_be_bytes());
         self.queue_control(FrameType::RetargetResponse, &trailer);

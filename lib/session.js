@@ -1020,7 +1020,9 @@ class NetbiosSession extends EventEmitter {
     if (this._state !== State.ESTABLISHED || this._terminated) return;
     this._emit('connect');
     if (callback) callback();
-    this._pump();
+    // Data that came with the answer waited for 'connect'; a user pause takes hold now.
+    if (this._backlog !== NO_BACKLOG) this._pump();
+    else if (this._paused) this._updateFlow();
   }
 
   _onNegative(code) {

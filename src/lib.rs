@@ -11,6 +11,8 @@ use napi_derive::napi;
 use std::cell::RefCell;
 use std::net::Ipv4Addr;
 
+pub mod fast;
+
 use netbios_session_core::{
     name::MAX_ENCODED_LEN, negative_reason, CallPlan, Config, Event, Millis, NetbiosName, Next,
     Phase, ProtocolError, Role, Session, Timers, HEADER_LEN, RETARGET_TRAILER_LEN,
@@ -270,7 +272,6 @@ const ROLE_DIRECT: u32 = 1;
 /// Opens a session, `role` 0 (called) or 1 (direct), and starts its clocks
 /// at `now` unless `now` is negative (a direct caller starts once its TCP
 /// connection is up). Durations are in ms, 0 for off. Returns its id.
-#[napi]
 pub fn open(
     role: u32,
     legacy_length_bit: bool,
@@ -383,7 +384,6 @@ fn fallback_names(values: &[Unknown]) -> Result<Vec<NetbiosName>> {
 }
 
 /// Releases a session now; later calls with its id fail or do nothing.
-#[napi]
 pub fn close(id: u32) {
     with_table(|table| table.close(id));
 }
@@ -402,11 +402,7 @@ pub fn start(id: u32, now: f64) -> Result<()> {
 
 /// Decodes `chunk` from `offset` until it is used up or `events` is full.
 /// Returns the number of events; `events[0]` is the offset reached.
-#[napi]
-pub fn feed(id: u32, chunk: &[u8], offset: u32, mut events: Uint32ArraySlice, now: f64) -> u32 {
-    // SAFETY: JS is single-threaded and blocked in this call, so nothing
-    // else touches the array while the slice lives.
-    let events = unsafe { events.as_mut() };
+pub fn feed(id: u32, chunk: &[u8], offset: u32, events: &mut [u32], now: f64) -> u32 {
     with_table(|table| decode(table, id, chunk, offset as usize, events, millis(now)))
 }
 
@@ -484,7 +480,6 @@ pub fn take_error(id: u32) -> Option<String> {
 }
 
 /// The peer ended its stream: returns an error message if that cut a frame.
-#[napi]
 pub fn end_of_input(id: u32) -> Option<String> {
     with_table(|table| {
         let session = table.entry(id)?.session.as_mut()?;
@@ -496,7 +491,6 @@ pub fn end_of_input(id: u32) -> Option<String> {
 }
 
 /// When `handleTimeout` should next run (same clock as `now`), or null.
-#[napi]
 pub fn poll_timeout(id: u32) -> Option<f64> {
     with_table(|table| {
         let entry = table.entry(id)?;
@@ -576,8 +570,7 @@ pub fn take_transmit(id: u32, mut out: BufferSlice) -> Result<i32> {
 
 /// Caller: writes the SESSION REQUEST for a new connection into `out`
 /// (each attempt gets a fresh core; the plan carries over); returns its length.
-#[napi]
-pub fn request(id: u32, mut out: BufferSlice) -> Result<i32> {
+pub fn request(id: u32, out: &mut [u8]) -> Result<i32> {
     with_table(|table| {
         let entry = table.entry(id).ok_or_else(closed)?;
         let call = entry
@@ -589,7 +582,7 @@ pub fn request(id: u32, mut out: BufferSlice) -> Result<i32> {
         call.plan
             .request(&mut session)
             .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
-        let written = drain_transmit(&mut session, &mut out)?;
+        let written = drain_transmit(&mut session, out)?;
         entry.session = Some(session);
         Ok(written)
     })
@@ -626,10 +619,9 @@ pub fn retarget(id: u32, addr: u32, port: u32) -> Option<String> {
 /// into `out`; returns its length. The session is established at `now`.
 /// Returns -1 instead, sending nothing, if the core already failed on bytes
 /// that followed the request (the protocol error is queued behind it).
-#[napi]
-pub fn accept(id: u32, now: f64, mut out: BufferSlice) -> Result<i32> {
+pub fn accept(id: u32, now: f64, out: &mut [u8]) -> Result<i32> {
     let now = millis(now);
-    answer(id, &mut out, |s| s.accept(now))
+    answer(id, out, |s| s.accept(now))
 }
 
 /// Called: a NEGATIVE SESSION RESPONSE for `code` into `out`, as `accept`.
@@ -677,8 +669,7 @@ fn answer(
 /// coalesced small writes cost one native call per batch, not per message.
 /// Returns an error message if a length cannot be sent or the slots do
 /// not add up to `used`.
-#[napi]
-pub fn frame_batch(id: u32, mut batch: BufferSlice, used: u32) -> Option<String> {
+pub fn frame_batch(id: u32, batch: &mut [u8], used: u32) -> Option<String> {
     with_table(|table| {
         let Ok(session) = table.core(id) else {
             return Some("Cannot send a SESSION MESSAGE: the session is closed".into());

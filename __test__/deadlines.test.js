@@ -86,6 +86,40 @@ test('a session that sets a past deadline again from its callback waits for the 
   assert.equal(calls, 2, 'called again on a later expiry, not in a loop');
 });
 
+test('a callback that throws does not cost the other due sessions their turn', async () => {
+  const fired = [];
+  let resolve;
+  const all = new Promise((r) => {
+    resolve = r;
+  });
+  const deadlines = new Deadlines((session) => {
+    fired.push(session.name);
+    if (session.name === 'b') throw new Error('listener failed');
+    if (fired.length === 3) resolve();
+  }, true);
+  const thrown = [];
+  const onUncaught = (error) => thrown.push(error.message);
+  // node:test reports uncaught exceptions as failures: take this one first.
+  const listeners = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', onUncaught);
+  try {
+    // All past due: they come due together, in order, on the timer's first expiry.
+    const now = performance.now();
+    for (const [name, offset] of [['a', -3], ['b', -2], ['c', -1]]) deadlines.schedule(waiter(name), now + offset);
+    let watchdog;
+    const lost = new Promise((_, reject) => {
+      watchdog = setTimeout(() => reject(new Error(`only ${fired} came due`)), 2000);
+    });
+    await Promise.race([all, lost]).finally(() => clearTimeout(watchdog));
+  } finally {
+    process.removeListener('uncaughtException', onUncaught);
+    for (const listener of listeners) process.on('uncaughtException', listener);
+  }
+  assert.deepEqual(fired, ['a', 'b', 'c']);
+  assert.deepEqual(thrown, ['listener failed']);
+});
+
 test('keepAlive sets whether the shared timer holds the process open', () => {
   const strong = new Deadlines(() => {}, true);
   const weak = new Deadlines(() => {}, false);

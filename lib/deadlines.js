@@ -84,7 +84,17 @@ class Deadlines {
       this.cancel(session);
       due.push(session);
     }
-    for (const session of due) this._onDue(session);
+    for (let i = 0; i < due.length; i++) {
+      try {
+        this._onDue(due[i]);
+      } catch (error) {
+        // A throwing handler (an 'error' listener, say) must not cost the
+        // other sessions their deadlines: they wait again, due at once.
+        for (let j = i + 1; j < due.length; j++) this.schedule(due[j], due[j]._timerDue);
+        this._arm();
+        throw error;
+      }
+    }
     this._arm();
   }
 

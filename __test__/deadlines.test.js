@@ -120,7 +120,7 @@ test('a callback that throws does not cost the other due sessions their turn', a
   assert.deepEqual(thrown, ['listener failed']);
 });
 
-test('keepAlive sets whether the shared timer holds the process open', () => {
+test('keepAlive sets whether the shared timer holds the process open', async () => {
   const strong = new Deadlines(() => {}, true);
   const weak = new Deadlines(() => {}, false);
   const a = waiter('a');
@@ -131,11 +131,17 @@ test('keepAlive sets whether the shared timer holds the process open', () => {
   assert.equal(weak._timer.hasRef(), false);
   strong.cancel(a);
   weak.cancel(b);
+  assert.equal(strong._timer.hasRef(), true, 'still held until the current callback and its ticks are done');
+  await null;
   assert.equal(strong._timer.hasRef(), false, 'an empty heap does not hold the process open');
   assert.equal(weak._timer.hasRef(), false);
   strong.schedule(a, performance.now() + 90000);
   assert.equal(strong._timer.hasRef(), true, 'the kept timer holds it again once a session waits');
   strong.cancel(a);
+  strong.schedule(b, performance.now() + 90000);
+  await null;
+  assert.equal(strong._timer.hasRef(), true, 'a session that waits again before then keeps it held');
+  strong.cancel(b);
   clearTimeout(strong._timer);
   clearTimeout(weak._timer);
 });

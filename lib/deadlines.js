@@ -27,6 +27,11 @@ class Deadlines {
     this._timer = null;
     this._firesAt = Infinity;
     this._fire = () => this._expire();
+    this._unrefQueued = false;
+    this._unrefIfIdle = () => {
+      this._unrefQueued = false;
+      if (this._heap.length === 0 && this._timer !== null) this._timer.unref();
+    };
   }
 
   get size() {
@@ -67,8 +72,15 @@ class Deadlines {
     }
     // The timer stays set: firing early costs one wake-up, and setting it
     // again each time the earliest session leaves would cost more. With no
-    // session left it must not hold the process open, though.
-    if (this._heap.length === 0 && this._timer !== null) this._timer.unref();
+    // session left it must not hold the process open, though: it is unref'd
+    // once the current callback and its ticks are done, unless a session
+    // waits again by then (a client that opens the next session as the last
+    // one is established would otherwise toggle it twice per session, each
+    // a call into Node's C++).
+    if (this._heap.length === 0 && this._timer !== null && this._keepAlive && !this._unrefQueued) {
+      this._unrefQueued = true;
+      queueMicrotask(this._unrefIfIdle);
+    }
   }
 
   _expire() {

@@ -86,3 +86,46 @@ test('an answer that does not fit the output buffer is an error, not an overrun'
   assert.throws(() => table.accept(id, 1000, Buffer.alloc(2)), { name: 'TypeError', message: /holds 2 bytes; 4 needed/ });
   table.close(id);
 });
+
+/** openCall with the usual timers, these names and `fallbacks` (flat triples or undefined). */
+function openCall(called, calling, fallbacks) {
+  return table.openCall(false, 131071, 30000, 0, 0, ...called, ...calling, fallbacks, 4, 20000, 1000);
+}
+
+test('openCall reads the names and the call sends them in its SESSION REQUEST', () => {
+  const id = openCall(['DST', 0x20, ''], ['SRC', 0x00, ''], undefined);
+  const out = Buffer.alloc(native.MAX_CONTROL_FRAME);
+  const length = table.request(id, out);
+  assert.deepEqual(out.subarray(0, length), REQUEST);
+  assert.equal(table.pollTimeout(id), 21000, 'the setup deadline');
+  table.close(id);
+});
+
+test('openCall refuses names the core refuses, and names that are not bytes', () => {
+  const longScope = Array(40).fill('label').join('.'); // 239 characters, over 255 bytes encoded
+  const hugeScope = 'x'.repeat(5000); // longer than the binding's first read
+  const cases = [
+    [() => openCall(['ABCDEFGHIJKLMNOP', 0x20, ''], ['SRC', 0, ''], undefined), /16 bytes long; expected at most 15/],
+    [() => openCall(['DST', 0x20, longScope], ['SRC', 0, ''], undefined), /longer than 255 bytes/],
+    [() => openCall(['DST', 0x20, hugeScope], ['SRC', 0, ''], undefined), /5000 bytes long; expected at most 63/],
+    [() => openCall(['DST', 0x20, ''], ['名前', 0, ''], undefined), /"名前" has a character outside Latin-1/],
+    [() => openCall(['DST', 256, ''], ['SRC', 0, ''], undefined), /suffix 256 is out of range/],
+    [() => openCall(['DST', 0x20, ''], ['SRC', 0, ''], ['FB', 0x20]), /\(name, suffix, scope\) triples/],
+    [() => openCall(['DST', 0x20, ''], ['SRC', 0, ''], 'FB'), /expected the fallback names as an array/],
+    [() => openCall(['DST', 0x20, ''], [42, 0, ''], undefined), /expected a string/],
+  ];
+  const before = table.size();
+  for (const [call, message] of cases) assert.throws(call, { message });
+  assert.equal(table.size(), before, 'nothing was opened');
+});
+
+test('openCall takes fallback names, called in order after a refusal', () => {
+  const id = openCall(['DST', 0x20, ''], ['SRC', 0, ''], ['*SMBSERVER', 0x20, '', 'ÀÉÎ', 0x20, 'corp.example']);
+  const out = Buffer.alloc(native.MAX_CONTROL_FRAME);
+  table.request(id, out);
+  // A NEGATIVE 0x82 (called name not present) moves on to the next name.
+  assert.equal(table.negative(id, 0x82), '\u000a*SMBSERVER\u0020\u0000');
+  assert.equal(table.negative(id, 0x82), '\u0003ÀÉÎ\u0020\u000ccorp.example');
+  assert.equal(table.negative(id, 0x82), null, 'no names left: the call has failed');
+  table.close(id);
+});

@@ -27,7 +27,7 @@ const fast = binding.fastFunctions();
 // the id open()/openCall() return; these functions act on this thread's.
 const table = {
   open: fast.open,
-  openCall: binding.openCall,
+  openCall: fast.openCall,
   close: fast.close,
   size: binding.openCount,
   start: binding.start,

@@ -1,6 +1,6 @@
 //! Node-API entry points written by hand for the calls made per socket
-//! chunk and per session setup: `feed`, `frameBatch`, `open`, `close`,
-//! `pollTimeout`, `accept`, `request` and `endOfInput`.
+//! chunk and per session setup: `feed`, `frameBatch`, `open`, `openCall`,
+//! `close`, `pollTimeout`, `accept`, `request` and `endOfInput`.
 //!
 //! napi-rs wraps every generated function that takes arguments in a
 //! borrow-tracking scope, which allocates on each call: `pollTimeout` took
@@ -10,6 +10,7 @@
 //! is the plain Rust functions in lib.rs; this file only converts arguments
 //! and results, and turns errors and panics into JS exceptions.
 
+use std::borrow::Cow;
 use std::ffi::{c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -17,6 +18,7 @@ use std::ptr;
 use napi::bindgen_prelude::*;
 use napi::sys::{self, napi_callback_info, napi_env, napi_value, Status as NapiStatus};
 use napi_derive::napi;
+use netbios_session_core::NetbiosName;
 
 /// Why an entry point could not run: a message for the TypeError it throws.
 type Failure = String;
@@ -228,6 +230,99 @@ unsafe fn text_or_null(
     Ok(result)
 }
 
+/// A JS string as Latin-1 bytes, one per character (NetBIOS names are bytes).
+/// Read as UTF-16 into the stack in one call; longer strings, which no valid
+/// name part is, are read whole in a second.
+unsafe fn latin1_arg(
+    env: napi_env,
+    value: napi_value,
+    what: &str,
+) -> std::result::Result<Vec<u8>, Failure> {
+    let mut stack = [0u16; 256];
+    let mut length = 0;
+    check(
+        sys::napi_get_value_string_utf16(env, value, stack.as_mut_ptr(), stack.len(), &mut length),
+        "expected a string",
+    )?;
+    let units: Cow<[u16]> = if length + 1 < stack.len() {
+        Cow::Borrowed(&stack[..length])
+    } else {
+        check(
+            sys::napi_get_value_string_utf16(env, value, ptr::null_mut(), 0, &mut length),
+            "expected a string",
+        )?;
+        let mut whole = vec![0u16; length + 1];
+        check(
+            sys::napi_get_value_string_utf16(
+                env,
+                value,
+                whole.as_mut_ptr(),
+                whole.len(),
+                &mut length,
+            ),
+            "expected a string",
+        )?;
+        whole.truncate(length);
+        Cow::Owned(whole)
+    };
+    units
+        .iter()
+        .map(|&unit| u8::try_from(unit))
+        .collect::<std::result::Result<Vec<u8>, _>>()
+        .map_err(|_| {
+            let text = String::from_utf16_lossy(&units);
+            format!("NetBIOS {what} {text:?} has a character outside Latin-1; expected one byte per character")
+        })
+}
+
+/// A name given as (name, suffix, scope ID).
+unsafe fn name_arg(
+    env: napi_env,
+    name: napi_value,
+    suffix: napi_value,
+    scope: napi_value,
+) -> std::result::Result<NetbiosName, Failure> {
+    let name = latin1_arg(env, name, "name")?;
+    let suffix = u32_arg(env, suffix)?;
+    let scope = latin1_arg(env, scope, "scope ID")?;
+    super::name_from_parts(name, suffix, scope).map_err(failure)
+}
+
+/// Fallback names as a flat `[name, suffix, scope, ...]` array, or undefined for none.
+unsafe fn fallback_args(
+    env: napi_env,
+    value: napi_value,
+) -> std::result::Result<Vec<NetbiosName>, Failure> {
+    let mut kind = sys::ValueType::napi_undefined;
+    check(
+        sys::napi_typeof(env, value, &mut kind),
+        "cannot read the fallback names",
+    )?;
+    if kind == sys::ValueType::napi_undefined {
+        return Ok(Vec::new());
+    }
+    let mut length = 0;
+    check(
+        sys::napi_get_array_length(env, value, &mut length),
+        "expected the fallback names as an array",
+    )?;
+    if length % 3 != 0 {
+        return Err("netbios-session: fallback names come as (name, suffix, scope) triples".into());
+    }
+    let element = |index| {
+        let mut result = ptr::null_mut();
+        check(
+            sys::napi_get_element(env, value, index, &mut result),
+            "cannot read a fallback name",
+        )?;
+        Ok::<_, Failure>(result)
+    };
+    (0..length)
+        .step_by(3)
+        .map(|at| name_arg(env, element(at)?, element(at + 1)?, element(at + 2)?))
+        .collect()
+}
+
 fn failure(error: Error) -> Failure {
     error.reason.clone()
 }
@@ -243,6 +338,33 @@ unsafe extern "C" fn open(env: napi_env, info: napi_callback_info) -> napi_value
             f64_arg(env, request)?,
             f64_arg(env, idle)?,
             f64_arg(env, keep)?,
+            f64_arg(env, now)?,
+        )
+        .map_err(failure)?;
+        number(env, f64::from(id))
+    })
+}
+
+/// openCall(legacyLengthBit, maxMessageLength, requestTimeout, idleTimeout,
+/// keepAlive, calledName, calledSuffix, calledScope, callingName,
+/// callingSuffix, callingScope, fallbacks, maxRetargets, timeout, now) -> id
+unsafe extern "C" fn open_call(env: napi_env, info: napi_callback_info) -> napi_value {
+    entry(env, || {
+        let [legacy, max, request, idle, keep, called_name, called_suffix, called_scope, calling_name, calling_suffix, calling_scope, fallbacks, retargets, timeout, now] =
+            args::<15>(env, info)?;
+        let mut called = vec![name_arg(env, called_name, called_suffix, called_scope)?];
+        called.extend(fallback_args(env, fallbacks)?);
+        let calling = name_arg(env, calling_name, calling_suffix, calling_scope)?;
+        let id = super::open_call(
+            bool_arg(env, legacy)?,
+            u32_arg(env, max)?,
+            f64_arg(env, request)?,
+            f64_arg(env, idle)?,
+            f64_arg(env, keep)?,
+            called,
+            calling,
+            u32_arg(env, retargets)?,
+            f64_arg(env, timeout)?,
             f64_arg(env, now)?,
         )
         .map_err(failure)?;
@@ -327,8 +449,9 @@ unsafe extern "C" fn end_of_input(env: napi_env, info: napi_callback_info) -> na
 
 type Callback = unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value;
 
-const FUNCTIONS: [(&str, Callback); 8] = [
+const FUNCTIONS: [(&str, Callback); 9] = [
     ("open", open),
+    ("openCall", open_call),
     ("close", close),
     ("feed", feed),
     ("frameBatch", frame_batch),

@@ -50,13 +50,20 @@ fn latin1_bytes(text: &str, what: &str) -> Result<Vec<u8>> {
 /// A name from JS as its three parts: text whose characters are the name's
 /// bytes (Latin-1), the suffix and the scope ID.
 fn to_name(name: &str, suffix: u32, scope: &str) -> Result<NetbiosName> {
+    name_from_parts(
+        latin1_bytes(name, "name")?,
+        suffix,
+        latin1_bytes(scope, "scope ID")?,
+    )
+}
+
+/// A name from its bytes and a suffix that JS gave as a number.
+fn name_from_parts(name: Vec<u8>, suffix: u32, scope: Vec<u8>) -> Result<NetbiosName> {
     let suffix = u8::try_from(suffix).map_err(|_| {
         invalid(format!(
             "NetBIOS suffix {suffix} is out of range; expected 0 to 255"
         ))
     })?;
-    let name = latin1_bytes(name, "name")?;
-    let scope = latin1_bytes(scope, "scope ID")?;
     NetbiosName::new(name, suffix, scope).map_err(|e| invalid(e.to_string()))
 }
 
@@ -308,11 +315,10 @@ pub fn open(
     })
 }
 
-/// Opens a caller session: the called and calling names as (name, suffix,
-/// scope), fallback names to call next as one array of the same triples
-/// flattened (or undefined), how many retargets to follow and the setup
-/// deadline (ms, 0 for none) counted from `now`. Returns its id.
-#[napi]
+/// Opens a caller session: the name to call first, then its fallbacks, the
+/// calling name, how many retargets to follow and the setup deadline (ms, 0
+/// for none) counted from `now`. Returns its id. (JS calls it through
+/// `src/fast.rs`, which reads the names.)
 #[allow(clippy::too_many_arguments)]
 pub fn open_call(
     legacy_length_bit: bool,
@@ -320,13 +326,8 @@ pub fn open_call(
     request_timeout: f64,
     idle_timeout: f64,
     keep_alive: f64,
-    called_name: String,
-    called_suffix: u32,
-    called_scope: String,
-    calling_name: String,
-    calling_suffix: u32,
-    calling_scope: String,
-    fallbacks: Option<Vec<Unknown>>,
+    called: Vec<NetbiosName>,
+    calling: NetbiosName,
     max_retargets: u32,
     timeout: f64,
     now: f64,
@@ -338,11 +339,9 @@ pub fn open_call(
         idle_timeout,
         keep_alive,
     );
-    let mut called = vec![to_name(&called_name, called_suffix, &called_scope)?];
-    if let Some(fallbacks) = fallbacks {
-        called.extend(fallback_names(&fallbacks)?);
+    if called.is_empty() {
+        return Err(invalid("a call needs a called name"));
     }
-    let calling = to_name(&calling_name, calling_suffix, &calling_scope)?;
     // Each connection gets a fresh core from `request`; this one holds
     // the idle phase until then.
     let session = Session::new(Role::Caller, config).map_err(|e| invalid(e.to_string()))?;
@@ -362,25 +361,6 @@ pub fn open_call(
             error: None,
         })
     })
-}
-
-/// `[name, suffix, scope, name, suffix, scope, ...]` as names.
-fn fallback_names(values: &[Unknown]) -> Result<Vec<NetbiosName>> {
-    if !values.len().is_multiple_of(3) {
-        return Err(invalid(
-            "fallback names come as (name, suffix, scope) triples",
-        ));
-    }
-    values
-        .chunks(3)
-        .map(|triple| {
-            // SAFETY: the values are arguments of the current call, alive while it runs.
-            let name: String = unsafe { triple[0].cast() }?;
-            let suffix: u32 = unsafe { triple[1].cast() }?;
-            let scope: String = unsafe { triple[2].cast() }?;
-            to_name(&name, suffix, &scope)
-        })
-        .collect()
 }
 
 /// Releases a session now; later calls with its id fail or do nothing.

@@ -18,7 +18,7 @@ use std::ptr;
 use napi::bindgen_prelude::*;
 use napi::sys::{self, napi_callback_info, napi_env, napi_value, Status as NapiStatus};
 use napi_derive::napi;
-use netbios_session_core::NetbiosName;
+use netbios_session_core::{Config, NetbiosName};
 
 /// Why an entry point could not run: a message for the TypeError it throws.
 type Failure = String;
@@ -265,14 +265,9 @@ unsafe fn latin1_arg(
         whole.truncate(length);
         Cow::Owned(whole)
     };
-    units
-        .iter()
-        .map(|&unit| u8::try_from(unit))
-        .collect::<std::result::Result<Vec<u8>, _>>()
-        .map_err(|_| {
-            let text = String::from_utf16_lossy(&units);
-            format!("NetBIOS {what} {text:?} has a character outside Latin-1; expected one byte per character")
-        })
+    super::latin1(units.iter().map(|&unit| u32::from(unit)), what, || {
+        String::from_utf16_lossy(&units)
+    })
 }
 
 /// A name given as (name, suffix, scope ID).
@@ -327,20 +322,27 @@ fn failure(error: Error) -> Failure {
     error.reason.clone()
 }
 
+/// A session's config: (legacyLengthBit, maxMessageLength, requestTimeout,
+/// idleTimeout, keepAlive), the arguments open and openCall share.
+unsafe fn config_args(
+    env: napi_env,
+    [legacy, max, request, idle, keep]: [napi_value; 5],
+) -> std::result::Result<Config, Failure> {
+    Ok(super::session_config(
+        bool_arg(env, legacy)?,
+        u32_arg(env, max)?,
+        f64_arg(env, request)?,
+        f64_arg(env, idle)?,
+        f64_arg(env, keep)?,
+    ))
+}
+
 /// open(role, legacyLengthBit, maxMessageLength, requestTimeout, idleTimeout, keepAlive, now) -> id
 unsafe extern "C" fn open(env: napi_env, info: napi_callback_info) -> napi_value {
     entry(env, || {
         let [role, legacy, max, request, idle, keep, now] = args::<7>(env, info)?;
-        let id = super::open(
-            u32_arg(env, role)?,
-            bool_arg(env, legacy)?,
-            u32_arg(env, max)?,
-            f64_arg(env, request)?,
-            f64_arg(env, idle)?,
-            f64_arg(env, keep)?,
-            f64_arg(env, now)?,
-        )
-        .map_err(failure)?;
+        let config = config_args(env, [legacy, max, request, idle, keep])?;
+        let id = super::open(u32_arg(env, role)?, config, f64_arg(env, now)?).map_err(failure)?;
         number(env, f64::from(id))
     })
 }
@@ -352,15 +354,12 @@ unsafe extern "C" fn open_call(env: napi_env, info: napi_callback_info) -> napi_
     entry(env, || {
         let [legacy, max, request, idle, keep, called_name, called_suffix, called_scope, calling_name, calling_suffix, calling_scope, fallbacks, retargets, timeout, now] =
             args::<15>(env, info)?;
+        let config = config_args(env, [legacy, max, request, idle, keep])?;
         let mut called = vec![name_arg(env, called_name, called_suffix, called_scope)?];
         called.extend(fallback_args(env, fallbacks)?);
         let calling = name_arg(env, calling_name, calling_suffix, calling_scope)?;
         let id = super::open_call(
-            bool_arg(env, legacy)?,
-            u32_arg(env, max)?,
-            f64_arg(env, request)?,
-            f64_arg(env, idle)?,
-            f64_arg(env, keep)?,
+            config,
             called,
             calling,
             u32_arg(env, retargets)?,

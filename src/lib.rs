@@ -35,16 +35,26 @@ const PREFIX: usize = 2;
 const HEADER_SLOT: usize = 4;
 const EVENT_WORDS: usize = 3;
 
-fn latin1_bytes(text: &str, what: &str) -> Result<Vec<u8>> {
-    text.chars()
+/// Characters (code points) as Latin-1 bytes, one each: NetBIOS names are
+/// bytes, and JS hands them over as text. `shown` renders the text for the
+/// error if a character does not fit.
+fn latin1(
+    chars: impl IntoIterator<Item = u32>,
+    what: &str,
+    shown: impl FnOnce() -> String,
+) -> std::result::Result<Vec<u8>, String> {
+    chars
+        .into_iter()
         .map(u8::try_from)
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| {
-            Error::new(
-                Status::InvalidArg,
-                format!("NetBIOS {what} {text:?} has a character outside Latin-1; expected one byte per character"),
-            )
+            let text = shown();
+            format!("NetBIOS {what} {text:?} has a character outside Latin-1; expected one byte per character")
         })
+}
+
+fn latin1_bytes(text: &str, what: &str) -> Result<Vec<u8>> {
+    latin1(text.chars().map(u32::from), what, || text.to_owned()).map_err(invalid)
 }
 
 /// A name from JS as its three parts: text whose characters are the name's
@@ -138,6 +148,7 @@ fn duration(value: f64) -> Option<Millis> {
     Some(millis(value)).filter(|&ms| ms > 0)
 }
 
+/// A session's config from JS: durations in ms, 0 for off.
 fn session_config(
     legacy_length_bit: bool,
     max_message_length: u32,
@@ -278,28 +289,13 @@ const ROLE_DIRECT: u32 = 1;
 
 /// Opens a session, `role` 0 (called) or 1 (direct), and starts its clocks
 /// at `now` unless `now` is negative (a direct caller starts once its TCP
-/// connection is up). Durations are in ms, 0 for off. Returns its id.
-pub fn open(
-    role: u32,
-    legacy_length_bit: bool,
-    max_message_length: u32,
-    request_timeout: f64,
-    idle_timeout: f64,
-    keep_alive: f64,
-    now: f64,
-) -> Result<u32> {
+/// connection is up). Returns its id.
+pub fn open(role: u32, config: Config, now: f64) -> Result<u32> {
     let role = match role {
         ROLE_CALLED => Role::Called,
         ROLE_DIRECT => Role::Direct,
         other => return Err(invalid(format!("unknown role {other}; expected 0 or 1"))),
     };
-    let config = session_config(
-        legacy_length_bit,
-        max_message_length,
-        request_timeout,
-        idle_timeout,
-        keep_alive,
-    );
     let mut session = Session::new(role, config).map_err(|e| invalid(e.to_string()))?;
     if now >= 0.0 {
         session.start(millis(now));
@@ -319,26 +315,14 @@ pub fn open(
 /// calling name, how many retargets to follow and the setup deadline (ms, 0
 /// for none) counted from `now`. Returns its id. (JS calls it through
 /// `src/fast.rs`, which reads the names.)
-#[allow(clippy::too_many_arguments)]
 pub fn open_call(
-    legacy_length_bit: bool,
-    max_message_length: u32,
-    request_timeout: f64,
-    idle_timeout: f64,
-    keep_alive: f64,
+    config: Config,
     called: Vec<NetbiosName>,
     calling: NetbiosName,
     max_retargets: u32,
     timeout: f64,
     now: f64,
 ) -> Result<u32> {
-    let config = session_config(
-        legacy_length_bit,
-        max_message_length,
-        request_timeout,
-        idle_timeout,
-        keep_alive,
-    );
     if called.is_empty() {
         return Err(invalid("a call needs a called name"));
     }

@@ -3,6 +3,8 @@
 // paused, pausing inside a 'message' handler, end(), and the 'end', 'error'
 // and 'drain' events.
 
+const net = require('node:net');
+const { Readable } = require('node:stream');
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
@@ -16,6 +18,7 @@ const {
   duplexPair,
   messageFrame,
   delay,
+  listen,
   tcpPair,
   recordingDuplex,
   attachAnswering,
@@ -167,6 +170,36 @@ test("COMPAT pause: no 'message' while paused, then resume() delivers the held m
   await heldUntilResume(session, received, ['one', 'two', 'three'], ['one', 'two', 'three', 'four']);
   session.end();
   remote.destroy();
+});
+
+test('pause: a session setup pauses neither socket when nobody asked for a pause', async (t) => {
+  // The chunk that carried the request (or the response) is spent before
+  // 'connect' is emitted; holding it until then must not pause the socket,
+  // which would cost a pause/resume pair and their events per session.
+  const pauses = [];
+  const spy = t.mock.method(net.Socket.prototype, 'pause', function pause() {
+    pauses.push(this.server ? 'called' : 'caller');
+    return Readable.prototype.pause.call(this);
+  });
+  t.after(() => spy.mock.restore());
+  let calledConnected;
+  const { server, port } = await listen((socket) => {
+    const called = new NetbiosSession({ autoAccept: true });
+    called.on('error', (error) => assert.fail(error));
+    calledConnected = nextEvent(called, 'connect');
+    called.attach(socket);
+    t.after(() => called.destroy());
+  });
+  t.after(() => server.close());
+  const caller = new NetbiosSession();
+  caller.on('error', (error) => assert.fail(error));
+  t.after(() => caller.destroy());
+  await new Promise((resolve, reject) => {
+    caller.connect(port, '127.0.0.1', 'DST', 'SRC', (error) => (error ? reject(error) : resolve()));
+  });
+  await calledConnected;
+  await delay();
+  assert.deepEqual(pauses, []);
 });
 
 // ---- negotiation while paused -------------------------------------------------------

@@ -667,12 +667,12 @@ class NetbiosSession extends EventEmitter {
 
   // ---- sockets -------------------------------------------------------
 
-  _bindSocket(socket) {
+  _bindSocket(socket, noDelaySet = false) {
     this._socket = socket;
     this._socketClosed = false;
     this._drainListened = false;
     socket[kSession] = this;
-    if (this._noDelay && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
+    if (this._noDelay && !noDelaySet && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     for (const [event, listener] of SOCKET_LISTENERS) socket.on(event, listener);
   }
 
@@ -696,7 +696,9 @@ class NetbiosSession extends EventEmitter {
   _dial(host, port) {
     let socket;
     try {
-      socket = net.connect({ port, host });
+      // Given here, TCP_NODELAY is set once, as the connection completes;
+      // setNoDelay() on a connecting socket sets it twice (two syscalls).
+      socket = net.connect({ port, host, noDelay: this._noDelay });
     } catch (error) {
       // Bad port or host arguments throw synchronously in net.connect.
       this._terminate(error, true);
@@ -704,7 +706,7 @@ class NetbiosSession extends EventEmitter {
     }
     this._target = { host, port };
     this._state = State.CONNECTING;
-    this._bindSocket(socket);
+    this._bindSocket(socket, true);
     // A socket connects once; `on` spares the wrapper `once` makes.
     socket.on('connect', onSocketConnect);
   }
@@ -843,12 +845,15 @@ class NetbiosSession extends EventEmitter {
           this._backlog = NO_BACKLOG;
           break;
         }
-        if (this._holding()) break;
         const item = backlog[0];
-        if (item.epoch !== this._epoch) {
+        // Stale items (a previous connection's) and spent ones go even while
+        // delivery is held: a spent chunk left here until 'connect' would
+        // pause and resume the socket once per session setup.
+        if (item.epoch !== this._epoch || (item.events === null && item.offset >= item.chunk.length)) {
           backlog.shift();
           continue;
         }
+        if (this._holding()) break;
         if (item.events !== null) {
           const stop = this._deliver(item, item.events, item.index, item.events.length);
           if (stop >= 0) {
@@ -856,9 +861,6 @@ class NetbiosSession extends EventEmitter {
             continue;
           }
           item.events = null;
-        }
-        if (item.offset >= item.chunk.length) {
-          if (backlog[0] === item) backlog.shift();
           continue;
         }
         const events = acquireEvents();

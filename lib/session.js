@@ -5,6 +5,11 @@
 // fallback decisions) is decided in the core; this file owns the sockets and
 // waits for the deadlines the core asks for (on shared timers: deadlines.js).
 
+// Buffer and process are accessor properties of Node's global object: each
+// use through the global calls a getter, in optimized code too. Bound here,
+// they are plain loads.
+const { Buffer } = require('buffer');
+const process = require('process');
 const { EventEmitter } = require('events');
 const net = require('net');
 const { performance } = require('perf_hooks');
@@ -18,6 +23,9 @@ const { NetbiosName, toName, nameArgs, unpackNames } = require('./name');
 const { codes, netbiosError } = require('./errors');
 
 const debug = util.debuglog('netbios-session');
+// Node reads NODE_DEBUG once, at startup: read the answer once too, not
+// through the `enabled` getter on every frame.
+const TRACING = debug.enabled;
 
 const MAX_MESSAGE_LENGTH = 131071;
 const MAX_WIDE_MESSAGE_LENGTH = 16777215;
@@ -512,7 +520,7 @@ class NetbiosSession extends EventEmitter {
     }
     const length = payload.length;
     if (length > this.MAX_MESSAGE_LENGTH) return this._writeFailed(length, callback);
-    if (debug.enabled) this._trace('send', 'SESSION MESSAGE', length);
+    if (TRACING) this._trace('send', 'SESSION MESSAGE', length);
     if (length <= BATCH_MESSAGE_LIMIT) return this._writeBatched(payload, length, callback);
     this._flushBatch();
     const socket = this._socket;
@@ -813,7 +821,7 @@ class NetbiosSession extends EventEmitter {
   }
 
   _send(bytes, frame) {
-    if (debug.enabled) this._trace('send', frame, bytes.length - HEADER_LENGTH);
+    if (TRACING) this._trace('send', frame, bytes.length - HEADER_LENGTH);
     this._flushBatch();
     this._socket.write(bytes);
   }
@@ -908,7 +916,7 @@ class NetbiosSession extends EventEmitter {
   _handleEvent(chunk, kind, a, b) {
     switch (kind) {
       case native.MESSAGE:
-        if (debug.enabled) this._trace('recv', 'SESSION MESSAGE', b - a);
+        if (TRACING) this._trace('recv', 'SESSION MESSAGE', b - a);
         this.emit('message', chunk.subarray(a, b));
         return;
       case native.MESSAGE_FIRST:
@@ -921,7 +929,7 @@ class NetbiosSession extends EventEmitter {
         this._parts.push(chunk.subarray(a, b));
         const message = Buffer.concat(this._parts);
         this._parts = null;
-        if (debug.enabled) this._trace('recv', 'SESSION MESSAGE', message.length);
+        if (TRACING) this._trace('recv', 'SESSION MESSAGE', message.length);
         this.emit('message', message);
         return;
       }
@@ -930,7 +938,7 @@ class NetbiosSession extends EventEmitter {
         return;
       default:
     }
-    if (debug.enabled) this._trace('recv', RECEIVED_FRAME.get(kind), kind === native.NEGATIVE ? 1 : kind === native.RETARGET ? 6 : 0);
+    if (TRACING) this._trace('recv', RECEIVED_FRAME.get(kind), kind === native.NEGATIVE ? 1 : kind === native.RETARGET ? 6 : 0);
     switch (kind) {
       case native.KEEP_ALIVE:
         return;
@@ -1002,7 +1010,7 @@ class NetbiosSession extends EventEmitter {
   /** Sends a final answer (`length` bytes of `out`) and closes once it is flushed. */
   _finishAnswer(out, length, frame) {
     if (length < 0) return;
-    if (debug.enabled) this._trace('send', frame, length - HEADER_LENGTH);
+    if (TRACING) this._trace('send', frame, length - HEADER_LENGTH);
     this._state = State.CLOSED;
     this._releaseNative();
     this._socket.end(written(out, length));

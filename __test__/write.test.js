@@ -113,6 +113,31 @@ test("COMPAT write: small messages coalesced into one socket write still return 
   for (let i = 0; i < total; i++) assert.deepEqual(await peer.read(68), messageFrame(message), `message ${i}`);
 });
 
+test("write: replies written in 'message' handlers leave in one socket write once the chunk is delivered", async () => {
+  // A server answering each message of a chunk sends every answer together,
+  // as soon as the chunk's messages are delivered, not a tick later.
+  const stream = recordingDuplex();
+  const session = new NetbiosSession({ direct: true });
+  session.on('error', (error) => assert.fail(error));
+  const connected = nextEvent(session, 'connect');
+  session.attach(stream);
+  await connected;
+  const order = [];
+  session.on('message', (message) => {
+    const reply = Buffer.concat([Buffer.from('re:'), message]);
+    session.write(reply, (error) => order.push(error ?? reply.toString()));
+  });
+  const before = stream.calls.length;
+  stream.push(Buffer.concat(['a', 'bb', 'ccc'].map((text) => messageFrame(Buffer.from(text)))));
+  // push() delivered the chunk synchronously; the replies are written by now.
+  assert.equal(stream.calls.length, before + 1, 'one write for the three replies');
+  const expected = ['re:a', 're:bb', 're:ccc'];
+  assert.deepEqual(Buffer.concat(stream.calls[before]), Buffer.concat(expected.map((text) => messageFrame(Buffer.from(text)))));
+  await delay(10);
+  assert.deepEqual(order, expected, 'each callback once, in order');
+  session.destroy();
+});
+
 test('COMPAT write: per-message callbacks of a coalesced batch each run once, in order', async (t) => {
   const { session, peer } = await established(t);
   const order = [];

@@ -548,7 +548,11 @@ class NetbiosSession extends EventEmitter {
       batch = this._batch = Buffer.allocUnsafe(Math.max(need, this._batchSize));
       if (!this._flushScheduled) {
         this._flushScheduled = true;
-        process.nextTick(flushBatchSoon, this);
+        // A write from a 'message' handler (an echo, a reply) goes out as
+        // soon as the chunk's messages are delivered, with the other
+        // replies to that chunk; any other waits for the end of the tick.
+        if (this._pumping) this._flushAfterPump = true;
+        else process.nextTick(flushBatchSoon, this);
       }
     }
     const at = this._batchUsed;
@@ -889,6 +893,10 @@ class NetbiosSession extends EventEmitter {
     } finally {
       this._pumping = false;
     }
+    if (this._flushAfterPump) {
+      this._flushAfterPump = false;
+      flushBatchSoon(this);
+    }
     const drained = this._backlog.length === 0;
     // An idle session keeps no array of its own.
     if (drained) this._backlog = NO_BACKLOG;
@@ -1225,7 +1233,8 @@ const FLAGS = [
   'connectPending', // 'connect' is due on the next tick
   'endPending', // the peer ended; 'end' follows the held messages
   'closePending', // the socket closed; 'close' follows the held messages
-  'flushScheduled', // the write batch goes out on the next tick
+  'flushScheduled', // the write batch goes out on the next tick, or after delivery
+  'flushAfterPump', // ... after delivery: _pump sends it when it is done
   'needDrain', // write() returned false; 'drain' is owed
   'drainListened', // the socket's 'drain' has a listener (see _awaitDrain)
 ];

@@ -200,6 +200,25 @@ bothTransports("COMPAT attach: 'connect' from accept() is asynchronous (a listen
   session.end();
 });
 
+bothTransports("attach: accept() inside the attach callback: 'connect' follows once the callback has returned", async (t, { local, remote, peer }) => {
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  const seen = [];
+  session.attach(local, (error, request) => {
+    assert.ifError(error);
+    request.accept();
+    seen.push('accepted');
+    // Added after accept(), still inside the callback: sees 'connect'.
+    session.on('connect', () => seen.push('connect'));
+  });
+  const connected = nextEvent(session, 'connect');
+  remote.write(defaultRequest());
+  await connected;
+  assert.deepEqual(seen, ['accepted', 'connect']);
+  assert.deepEqual(await peer.read(4), POSITIVE);
+  session.end();
+});
+
 test("COMPAT attach: a message arriving right after accept() is delivered after 'connect' (memory)", async () => {
   const [local, remote] = duplexPair();
   const { session, request } = await requested(local, remote);
@@ -440,6 +459,26 @@ bothTransports(
     assert.equal((await peer.rest()).length, 0);
   }
 );
+
+bothTransports('direct: destroy() right after attach() calls the callback once with the reason, then close', async (t, { local }) => {
+  // Established at once, but 'connect' is still a tick away: the callback
+  // must learn that the session ended first, not be dropped.
+  const session = new NetbiosSession({ direct: true });
+  session.on('error', (error) => assert.fail(error));
+  const calls = [];
+  session.attach(local, (...args) => calls.push(args));
+  let connected = false;
+  session.on('connect', () => {
+    connected = true;
+  });
+  const closed = nextEvent(session, 'close');
+  session.destroy();
+  await closed;
+  assert.equal(connected, false);
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0][0].code, 'ERR_NETBIOS_NOT_CONNECTED');
+  assert.match(calls[0][0].message, /destroyed before it was established/);
+});
 
 test('COMPAT direct: attach() sends nothing of its own before the first message (tcp)', async (t) => {
   const transport = await TRANSPORTS.tcp();

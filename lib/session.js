@@ -168,8 +168,8 @@ function onCloseTimeout(session) {
 const deadlines = new Deadlines(onSessionTimer, true);
 const closing = new Deadlines(onCloseTimeout, false);
 
-function onEstablished(session, callback) {
-  session._onEstablished(callback);
+function onEstablished(session) {
+  session._onEstablished();
 }
 
 function reportEnd(session, callback, error, quiet) {
@@ -909,6 +909,11 @@ class NetbiosSession extends EventEmitter {
       this._terminate(null, false);
     }
     this._updateFlow();
+    // Last, so that a throwing 'connect' listener finds the session consistent.
+    if (this._establishAfterPump) {
+      this._establishAfterPump = false;
+      this._onEstablished();
+    }
   }
 
   /** Handles events[start..end) of `item`; returns where it stopped, or -1 when all were handled. */
@@ -1024,18 +1029,26 @@ class NetbiosSession extends EventEmitter {
     this._socket.end(written(out, length));
   }
 
-  /** Marks the session established and emits 'connect' (and the callback) asynchronously. */
+  /**
+   * Marks the session established and emits 'connect' (and the callback)
+   * asynchronously: once the chunk being delivered is done when the answer
+   * came in it (or was given by an attach() callback it ran), else on the
+   * next tick. Never from inside the call that established it.
+   */
   _establish() {
     this._state = State.ESTABLISHED;
     this._connectPending = true;
-    const callback = this._takePendingCallback();
     this._armTimer();
-    process.nextTick(onEstablished, this, callback);
+    // The callback stays pending until then: a session that fails first
+    // reports that to it.
+    if (this._pumping) this._establishAfterPump = true;
+    else process.nextTick(onEstablished, this);
   }
 
-  _onEstablished(callback) {
+  _onEstablished() {
     this._connectPending = false;
     if (this._state !== State.ESTABLISHED || this._terminated) return;
+    const callback = this._takePendingCallback();
     this._emit('connect');
     if (callback) callback();
     // Data that came with the answer waited for 'connect'; a user pause takes hold now.
@@ -1230,7 +1243,8 @@ const FLAGS = [
   'reported', // the terminating error (or none) was reported
   'closeEmitted',
   'pumping', // _pump is on the stack
-  'connectPending', // 'connect' is due on the next tick
+  'connectPending', // 'connect' is due (on the next tick, or after delivery)
+  'establishAfterPump', // ... after delivery: _pump emits it when it is done
   'endPending', // the peer ended; 'end' follows the held messages
   'closePending', // the socket closed; 'close' follows the held messages
   'flushScheduled', // the write batch goes out on the next tick, or after delivery

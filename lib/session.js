@@ -1229,8 +1229,8 @@ class NetbiosSession extends EventEmitter {
 }
 
 // A session's booleans, as bits of its `_flags` with accessors of the same
-// names: an idle server holds thousands of sessions, and sixteen fields
-// would cost 128 bytes each.
+// names: an idle server holds thousands of sessions, and nineteen fields
+// would cost 152 bytes each.
 const FLAGS = [
   'autoAccept',
   'direct',

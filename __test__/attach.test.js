@@ -219,6 +219,26 @@ bothTransports("attach: accept() inside the attach callback: 'connect' follows o
   session.end();
 });
 
+test("attach: a callback that accepts and then throws still gets 'connect' emitted (memory)", async () => {
+  // 'connect' waits for the end of delivery; the exception ends it early.
+  const [local, remote] = duplexPair();
+  const peer = reader(remote);
+  const session = new NetbiosSession();
+  session.on('error', (error) => assert.fail(error));
+  session.attach(local, (error, request) => {
+    assert.ifError(error);
+    request.accept();
+    throw new Error('bug after accept');
+  });
+  const connected = nextEvent(session, 'connect');
+  await delay(10);
+  // Once flowing, the pair delivers synchronously: the callback's exception surfaces here.
+  assert.throws(() => remote.write(defaultRequest()), /bug after accept/);
+  await connected;
+  assert.deepEqual(await peer.read(4), POSITIVE);
+  session.end();
+});
+
 test("COMPAT attach: a message arriving right after accept() is delivered after 'connect' (memory)", async () => {
   const [local, remote] = duplexPair();
   const { session, request } = await requested(local, remote);

@@ -3,6 +3,7 @@
 // callback, the length limit, writing before a session exists, empty
 // messages, and header + payload leaving in a single write.
 
+const net = require('node:net');
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
@@ -16,6 +17,8 @@ const {
   delay,
   pattern,
   recordingDuplex,
+  duplexPair,
+  listen,
   asyncCallback,
   attachAnswering,
   establishedOverTcp,
@@ -136,6 +139,67 @@ test("write: replies written in 'message' handlers leave in one socket write onc
   await delay(10);
   assert.deepEqual(order, expected, 'each callback once, in order');
   session.destroy();
+});
+
+test("write: a 'message' handler that writes and then throws still gets its reply sent, and later writes too", async () => {
+  // The reply waits for the end of delivery; the exception ends delivery
+  // early, so the reply must still go out (on the next tick).
+  const [local, remote] = duplexPair();
+  const received = reader(remote);
+  const session = new NetbiosSession({ direct: true });
+  session.on('error', (error) => assert.fail(error));
+  const connected = nextEvent(session, 'connect');
+  session.attach(local);
+  await connected;
+  const callbacks = [];
+  session.on('message', (message) => {
+    if (message.toString() === 'q1') {
+      session.pause();
+      return;
+    }
+    session.write(Buffer.from(`re:${message}`), (error) => callbacks.push(error ?? 'reply'));
+    throw new Error('handler bug');
+  });
+  remote.write(Buffer.concat([messageFrame(Buffer.from('q1')), messageFrame(Buffer.from('q2'))]));
+  await delay(10);
+  // resume() delivers q2 synchronously, so its handler's exception surfaces here.
+  assert.throws(() => session.resume(), /handler bug/);
+  assert.deepEqual(await received.read(9), messageFrame(Buffer.from('re:q2')));
+  session.write(Buffer.from('later'), (error) => callbacks.push(error ?? 'later'));
+  assert.deepEqual(await received.read(9), messageFrame(Buffer.from('later')));
+  await delay(10);
+  assert.deepEqual(callbacks, ['reply', 'later']);
+  session.destroy();
+});
+
+test("write: a reply to a held message after the socket closed fails with ERR_NETBIOS_NOT_CONNECTED", async (t) => {
+  const { server, port } = await listen((socket) => {
+    const session = new NetbiosSession({ direct: true });
+    session.on('error', (error) => events.push(`error ${error.code}`));
+    for (const name of ['end', 'close']) session.on(name, () => events.push(name));
+    session.on('message', (message) => {
+      if (message.toString() === 'q1') {
+        session.pause();
+        // Resumed once the peer's FIN and the socket's close have come in.
+        setTimeout(() => session.resume(), 100);
+        return;
+      }
+      session.write(Buffer.from(`re:${message}`), (error) => events.push(`reply ${error ? error.code : 'sent'}`));
+    });
+    session.attach(socket);
+  });
+  t.after(() => server.close());
+  const events = [];
+  const closed = new Promise((resolve) => {
+    const client = net.connect(port, '127.0.0.1', () => {
+      client.end(Buffer.concat([messageFrame(Buffer.from('q1')), messageFrame(Buffer.from('q2'))]));
+    });
+    client.on('error', () => {});
+    client.on('close', resolve);
+  });
+  await closed;
+  await delay(250);
+  assert.deepEqual(events, ['end', 'close', 'reply ERR_NETBIOS_NOT_CONNECTED']);
 });
 
 test('COMPAT write: per-message callbacks of a coalesced batch each run once, in order', async (t) => {

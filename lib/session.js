@@ -45,6 +45,8 @@ const BATCH_MAX = 64 * 1024;
 const MAX_DURATION = 2147483647;
 // RFC 1002's SSN_CLOSE_TIMEOUT: how long end() waits for the peer to close.
 const CLOSE_TIMEOUT = 30000;
+// Why a write's callback fails when its message never reached the socket.
+const SENT_TOO_LATE = 'The session closed before the message was sent';
 
 const DEFAULTS = Object.freeze({
   timeout: 20000, // caller setup, as Samba's client
@@ -182,7 +184,11 @@ function emitDrain(session) {
 
 function flushBatchSoon(session) {
   session._flushScheduled = false;
-  if (session._socket !== null && !session._terminated) session._flushBatch();
+  if (session._socket === null || session._terminated) return;
+  // A socket that closed while messages were held (the session ends once
+  // they are delivered) takes no more writes: their callbacks learn why.
+  if (session._socketClosed) session._dropBatch(netbiosError(codes.NOT_CONNECTED, SENT_TOO_LATE));
+  else session._flushBatch();
 }
 
 const SOCKET_LISTENERS = [
@@ -849,6 +855,7 @@ class NetbiosSession extends EventEmitter {
   _pump() {
     if (this._pumping) return;
     this._pumping = true;
+    let delivered = false;
     try {
       // Teardown swaps in NO_BACKLOG, so the backlog is read afresh each turn.
       while (this._backlog.length > 0) {
@@ -890,29 +897,51 @@ class NetbiosSession extends EventEmitter {
           releaseEvents(events);
         }
       }
+      delivered = true;
     } finally {
       this._pumping = false;
+      // A handler threw: what waited for the end of delivery goes on the
+      // next tick instead, as it would have outside delivery.
+      if (!delivered) this._afterPumpLater();
     }
-    if (this._flushAfterPump) {
-      this._flushAfterPump = false;
-      flushBatchSoon(this);
+    let settled = false;
+    try {
+      if (this._flushAfterPump) {
+        this._flushAfterPump = false;
+        flushBatchSoon(this);
+      }
+      const drained = this._backlog.length === 0;
+      // An idle session keeps no array of its own.
+      if (drained) this._backlog = NO_BACKLOG;
+      if (drained && this._endPending) {
+        this._endPending = false;
+        this._finishEnd();
+      }
+      if (drained && this._closePending) {
+        this._closePending = false;
+        this._terminate(null, false);
+      }
+      this._updateFlow();
+      settled = true;
+    } finally {
+      if (!settled) this._afterPumpLater();
     }
-    const drained = this._backlog.length === 0;
-    // An idle session keeps no array of its own.
-    if (drained) this._backlog = NO_BACKLOG;
-    if (drained && this._endPending) {
-      this._endPending = false;
-      this._finishEnd();
-    }
-    if (drained && this._closePending) {
-      this._closePending = false;
-      this._terminate(null, false);
-    }
-    this._updateFlow();
     // Last, so that a throwing 'connect' listener finds the session consistent.
     if (this._establishAfterPump) {
       this._establishAfterPump = false;
       this._onEstablished();
+    }
+  }
+
+  /** Moves the flush and the 'connect' that wait for the end of delivery to the next tick. */
+  _afterPumpLater() {
+    if (this._flushAfterPump) {
+      this._flushAfterPump = false;
+      process.nextTick(flushBatchSoon, this);
+    }
+    if (this._establishAfterPump) {
+      this._establishAfterPump = false;
+      process.nextTick(onEstablished, this);
     }
   }
 
@@ -1156,7 +1185,7 @@ class NetbiosSession extends EventEmitter {
     this._releaseNative();
     this._backlog = NO_BACKLOG;
     if (this._batch !== null) {
-      this._dropBatch(error || netbiosError(codes.NOT_CONNECTED, 'The session closed before the message was sent'));
+      this._dropBatch(error || netbiosError(codes.NOT_CONNECTED, SENT_TOO_LATE));
     }
     const socket = this._socket;
     if (socket !== null && !socket.destroyed) socket.destroy();

@@ -202,6 +202,34 @@ test('pause: a session setup pauses neither socket when nobody asked for a pause
   assert.deepEqual(pauses, []);
 });
 
+test("pause: a 'message' handler that throws loses no message and repeats none; 'end' still follows", async () => {
+  // The first handler pauses, so the rest of the chunk is held; resume()
+  // delivers held messages synchronously, so the next handler's exception
+  // surfaces there. The rest follows on the next tick, then the peer's end.
+  const [local, remote] = duplexPair();
+  const session = new NetbiosSession({ direct: true });
+  session.on('error', (error) => assert.fail(error));
+  const connected = nextEvent(session, 'connect');
+  session.attach(local);
+  await connected;
+  const seen = [];
+  session.on('message', (message) => {
+    seen.push(message.toString());
+    if (message.toString() === 'zero') session.pause();
+    if (message.toString() === 'one') throw new Error('handler bug');
+  });
+  const ended = new Promise((resolve) => session.on('end', () => resolve(seen.slice())));
+  remote.end(Buffer.concat(['zero', 'one', 'two', 'three'].map((text) => messageFrame(Buffer.from(text)))));
+  await delay(10);
+  assert.deepEqual(seen, ['zero'], 'the rest held while paused');
+  assert.throws(() => session.resume(), /handler bug/);
+  assert.deepEqual(seen, ['zero', 'one']);
+  assert.deepEqual(await ended, ['zero', 'one', 'two', 'three']);
+  await delay(10);
+  assert.deepEqual(seen, ['zero', 'one', 'two', 'three'], 'each once');
+  session.destroy();
+});
+
 // ---- negotiation while paused -------------------------------------------------------
 
 test("COMPAT pause: with {paused: true} attach + accept completes and emits 'connect', but no 'message' until resume() (tcp)", async (t) => {

@@ -174,6 +174,10 @@ function onEstablished(session) {
   session._onEstablished();
 }
 
+function pumpAgain(session) {
+  if (!session._terminated) session._pump();
+}
+
 function reportEnd(session, callback, error, quiet) {
   session._reportEnd(callback, error, quiet);
 }
@@ -933,7 +937,11 @@ class NetbiosSession extends EventEmitter {
     }
   }
 
-  /** Moves the flush and the 'connect' that wait for the end of delivery to the next tick. */
+  /**
+   * Delivery ended in an exception: the flush and the 'connect' that
+   * waited for its end move to the next tick, and so does the rest of the
+   * delivery (held messages, then a pending 'end' or 'close').
+   */
   _afterPumpLater() {
     if (this._flushAfterPump) {
       this._flushAfterPump = false;
@@ -943,6 +951,7 @@ class NetbiosSession extends EventEmitter {
       this._establishAfterPump = false;
       process.nextTick(onEstablished, this);
     }
+    process.nextTick(pumpAgain, this);
   }
 
   /** Handles events[start..end) of `item`; returns where it stopped, or -1 when all were handled. */
@@ -950,7 +959,20 @@ class NetbiosSession extends EventEmitter {
     for (let at = start; at < end; at += native.EVENT_WORDS) {
       if (this._native === null || item.epoch !== this._epoch) return -1;
       if (this._holding()) return at;
-      this._handleEvent(item.chunk, events[at], events[at + 1], events[at + 2]);
+      try {
+        this._handleEvent(item.chunk, events[at], events[at + 1], events[at + 2]);
+      } catch (error) {
+        // A throwing handler: the events after this one wait in the item,
+        // delivered once (see _afterPumpLater), neither lost nor repeated.
+        const rest = at + native.EVENT_WORDS;
+        if (events === item.events) {
+          item.index = rest;
+        } else if (rest < end) {
+          item.events = events.slice(rest, end);
+          item.index = 0;
+        }
+        throw error;
+      }
     }
     return -1;
   }

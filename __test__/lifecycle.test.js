@@ -412,6 +412,39 @@ test('a child process that connects, exchanges a message and ends exits by itsel
   assert.ok(Date.now() - started < 8000);
 });
 
+// The peer answers and sends a message in the same write; the caller's
+// 'connect' listener throws (the process survives through uncaughtException).
+const CHILD_THROWING_CONNECT = `
+  const net = require('net');
+  const NetbiosSession = require('.');
+  const seen = [];
+  process.on('uncaughtException', (error) => seen.push('uncaught ' + error.message));
+  const server = net.createServer((socket) => {
+    socket.once('data', () => socket.write(Buffer.from([0x82, 0, 0, 0, 0, 0, 0, 2, 0x68, 0x69])));
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const session = new NetbiosSession();
+    session.on('connect', () => {
+      seen.push('connect');
+      throw new Error('listener bug');
+    });
+    session.on('message', (message) => {
+      seen.push('message ' + message);
+      session.destroy();
+      server.close();
+    });
+    session.on('close', () => console.log(JSON.stringify(seen)));
+    session.connect(server.address().port, '127.0.0.1', 'DST', 'SRC', (error) => seen.push('callback ' + (error ? error.code : 'ok')));
+  });
+`;
+
+test("a throwing 'connect' listener still lets the connect() callback and the data that came with the answer through", async () => {
+  const result = await child(CHILD_THROWING_CONNECT);
+  assert.equal(result.signal, null, `the child had to be killed: ${result.stderr}`);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout), ['connect', 'uncaught listener bug', 'callback ok', 'message hi']);
+});
+
 test('NODE_DEBUG=netbios-session traces each frame sent and received', async (t) => {
   const { server, port } = await listen((socket) => {
     const session = new NetbiosSession({ autoAccept: true });

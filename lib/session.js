@@ -1100,8 +1100,20 @@ class NetbiosSession extends EventEmitter {
     this._connectPending = false;
     if (this._state !== State.ESTABLISHED || this._terminated) return;
     const callback = this._takePendingCallback();
-    this._emit('connect');
-    if (callback) callback();
+    let step = 0;
+    try {
+      this._emit('connect');
+      step = 1;
+      if (callback) callback();
+      step = 2;
+    } finally {
+      // A throwing 'connect' listener or callback: the callback (if it has
+      // not run) and the data that came with the answer follow next tick.
+      if (step < 2) {
+        if (step === 0 && callback) process.nextTick(callback);
+        process.nextTick(pumpAgain, this);
+      }
+    }
     // Data that came with the answer waited for 'connect'; a user pause takes hold now.
     if (this._backlog !== NO_BACKLOG) this._pump();
     else if (this._paused) this._updateFlow();

@@ -437,6 +437,8 @@ class NetbiosSession extends EventEmitter {
     const role = this._direct ? native.ROLE_DIRECT : native.ROLE_CALLED;
     const now = performance.now();
     this._native = table.open(role, this._legacyLengthBit, this.MAX_MESSAGE_LENGTH, requestTimeout, idleTimeout, keepAlive, now);
+    // A socket dialed by connect() gets TCP_NODELAY through net.connect.
+    if (this._noDelay && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     this._bindSocket(socket);
     if (this._direct) {
       this._establish();
@@ -689,12 +691,11 @@ class NetbiosSession extends EventEmitter {
 
   // ---- sockets -------------------------------------------------------
 
-  _bindSocket(socket, noDelaySet = false) {
+  _bindSocket(socket) {
     this._socket = socket;
     this._socketClosed = false;
     this._drainListened = false;
     socket[kSession] = this;
-    if (this._noDelay && !noDelaySet && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     for (const [event, listener] of SOCKET_LISTENERS) socket.on(event, listener);
   }
 
@@ -728,7 +729,7 @@ class NetbiosSession extends EventEmitter {
     }
     this._target = { host, port };
     this._state = State.CONNECTING;
-    this._bindSocket(socket, true);
+    this._bindSocket(socket);
     // A socket connects once; `on` spares the wrapper `once` makes.
     socket.on('connect', onSocketConnect);
   }
@@ -859,57 +860,13 @@ class NetbiosSession extends EventEmitter {
   _pump() {
     if (this._pumping) return;
     this._pumping = true;
-    let delivered = false;
+    let completed = false;
     try {
-      // Teardown swaps in NO_BACKLOG, so the backlog is read afresh each turn.
-      while (this._backlog.length > 0) {
-        const backlog = this._backlog;
-        if (this._native === null) {
-          this._backlog = NO_BACKLOG;
-          break;
-        }
-        const item = backlog[0];
-        // Stale items (a previous connection's) and spent ones go even while
-        // delivery is held: a spent chunk left here until 'connect' would
-        // pause and resume the socket once per session setup.
-        if (item.epoch !== this._epoch || (item.events === null && item.offset >= item.chunk.length)) {
-          backlog.shift();
-          continue;
-        }
-        if (this._holding()) break;
-        if (item.events !== null) {
-          const stop = this._deliver(item, item.events, item.index, item.events.length);
-          if (stop >= 0) {
-            item.index = stop;
-            continue;
-          }
-          item.events = null;
-          continue;
-        }
-        const events = acquireEvents();
-        try {
-          const count = table.feed(this._native, item.chunk, item.offset, events, performance.now());
-          // The core always moves forward; guard against a stuck loop anyway.
-          item.offset = count === 0 ? item.chunk.length : events[0];
-          const end = native.PREFIX + count * native.EVENT_WORDS;
-          const stop = this._deliver(item, events, native.PREFIX, end);
-          if (stop >= 0) {
-            item.events = events.slice(stop, end);
-            item.index = 0;
-          }
-        } finally {
-          releaseEvents(events);
-        }
+      try {
+        this._deliverBacklog();
+      } finally {
+        this._pumping = false;
       }
-      delivered = true;
-    } finally {
-      this._pumping = false;
-      // A handler threw: what waited for the end of delivery goes on the
-      // next tick instead, as it would have outside delivery.
-      if (!delivered) this._afterPumpLater();
-    }
-    let settled = false;
-    try {
       if (this._flushAfterPump) {
         this._flushAfterPump = false;
         flushBatchSoon(this);
@@ -926,14 +883,60 @@ class NetbiosSession extends EventEmitter {
         this._terminate(null, false);
       }
       this._updateFlow();
-      settled = true;
+      completed = true;
     } finally {
-      if (!settled) this._afterPumpLater();
+      // A handler threw: what waited for the end of delivery goes on the
+      // next tick instead, as it would have outside delivery.
+      if (!completed) this._afterPumpLater();
     }
     // Last, so that a throwing 'connect' listener finds the session consistent.
     if (this._establishAfterPump) {
       this._establishAfterPump = false;
       this._onEstablished();
+    }
+  }
+
+  /** _pump's loop: decodes and delivers backlog items until it is empty or delivery must wait. */
+  _deliverBacklog() {
+    // Teardown swaps in NO_BACKLOG, so the backlog is read afresh each turn.
+    while (this._backlog.length > 0) {
+      const backlog = this._backlog;
+      if (this._native === null) {
+        this._backlog = NO_BACKLOG;
+        break;
+      }
+      const item = backlog[0];
+      // Stale items (a previous connection's) and spent ones go even while
+      // delivery is held: a spent chunk left here until 'connect' would
+      // pause and resume the socket once per session setup.
+      if (item.epoch !== this._epoch || (item.events === null && item.offset >= item.chunk.length)) {
+        backlog.shift();
+        continue;
+      }
+      if (this._holding()) break;
+      if (item.events !== null) {
+        const stop = this._deliver(item, item.events, item.index, item.events.length);
+        if (stop >= 0) {
+          item.index = stop;
+          continue;
+        }
+        item.events = null;
+        continue;
+      }
+      const events = acquireEvents();
+      try {
+        const count = table.feed(this._native, item.chunk, item.offset, events, performance.now());
+        // The core always moves forward; guard against a stuck loop anyway.
+        item.offset = count === 0 ? item.chunk.length : events[0];
+        const end = native.PREFIX + count * native.EVENT_WORDS;
+        const stop = this._deliver(item, events, native.PREFIX, end);
+        if (stop >= 0) {
+          item.events = events.slice(stop, end);
+          item.index = 0;
+        }
+      } finally {
+        releaseEvents(events);
+      }
     }
   }
 

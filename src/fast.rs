@@ -80,31 +80,32 @@ unsafe fn args<const N: usize>(
     Ok(argv)
 }
 
-unsafe fn u32_arg(env: napi_env, value: napi_value) -> std::result::Result<u32, Failure> {
-    let mut result = 0;
-    check(
-        sys::napi_get_value_uint32(env, value, &mut result),
-        "expected a number",
-    )?;
+/// One scalar argument, read by the Node-API getter `get`.
+unsafe fn scalar<T: Default>(
+    what: &str,
+    get: impl FnOnce(*mut T) -> sys::napi_status,
+) -> std::result::Result<T, Failure> {
+    let mut result = T::default();
+    check(get(&mut result), what)?;
     Ok(result)
+}
+
+unsafe fn u32_arg(env: napi_env, value: napi_value) -> std::result::Result<u32, Failure> {
+    scalar("expected a number", |out| {
+        sys::napi_get_value_uint32(env, value, out)
+    })
 }
 
 unsafe fn f64_arg(env: napi_env, value: napi_value) -> std::result::Result<f64, Failure> {
-    let mut result = 0.0;
-    check(
-        sys::napi_get_value_double(env, value, &mut result),
-        "expected a number",
-    )?;
-    Ok(result)
+    scalar("expected a number", |out| {
+        sys::napi_get_value_double(env, value, out)
+    })
 }
 
 unsafe fn bool_arg(env: napi_env, value: napi_value) -> std::result::Result<bool, Failure> {
-    let mut result = false;
-    check(
-        sys::napi_get_value_bool(env, value, &mut result),
-        "expected a boolean",
-    )?;
-    Ok(result)
+    scalar("expected a boolean", |out| {
+        sys::napi_get_value_bool(env, value, out)
+    })
 }
 
 /// A typed array's elements: pointer and count, if it has the wanted type.

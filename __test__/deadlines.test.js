@@ -19,7 +19,7 @@ function assertHeap(deadlines) {
 }
 
 /** Resolves once `count` sessions have come due, with their names in order. */
-function collect(count, keepAlive = true) {
+function collect(count, keepAlive = true, onDue = () => {}) {
   const fired = [];
   let resolve;
   const done = new Promise((r) => {
@@ -28,6 +28,7 @@ function collect(count, keepAlive = true) {
   const deadlines = new Deadlines((session) => {
     fired.push(session.name);
     if (fired.length === count) resolve(fired);
+    onDue(session);
   }, keepAlive);
   return { deadlines, done, fired };
 }
@@ -87,16 +88,9 @@ test('a session that sets a past deadline again from its callback waits for the 
 });
 
 test('a callback that throws does not cost the other due sessions their turn', async () => {
-  const fired = [];
-  let resolve;
-  const all = new Promise((r) => {
-    resolve = r;
-  });
-  const deadlines = new Deadlines((session) => {
-    fired.push(session.name);
+  const { deadlines, done: all, fired } = collect(3, true, (session) => {
     if (session.name === 'b') throw new Error('listener failed');
-    if (fired.length === 3) resolve();
-  }, true);
+  });
   const thrown = [];
   const onUncaught = (error) => thrown.push(error.message);
   // node:test reports uncaught exceptions as failures: take this one first.

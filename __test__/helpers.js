@@ -384,6 +384,16 @@ function callbackPromise(what) {
   return { callback, promise: withTimeout(promise, what) };
 }
 
+/** A direct-mode session attached to `stream`, once 'connect' has been emitted; any 'error' fails the test. */
+async function attachedDirect(stream, options = {}) {
+  const session = new NetbiosSession({ ...options, direct: true });
+  session.on('error', (error) => assert.fail(error));
+  const connected = nextEvent(session, 'connect');
+  session.attach(stream);
+  await connected;
+  return session;
+}
+
 /** A session (no listeners added) connect()ed as DST/SRC to a raw peer that answered POSITIVE; the peer's `socket` stays unread unless `read` (then `peer` reads it). */
 async function establishedOverTcp(t, options, { read = false } = {}) {
   const raw = await rawServer();
@@ -532,6 +542,7 @@ function runProcess(command, args, { timeout = TIMEOUT, env } = {}) {
 }
 
 module.exports = {
+  attachedDirect,
   TIMEOUT,
   REQUEST,
   POSITIVE,

@@ -24,6 +24,7 @@ const {
   attachAnswering,
   establishedOverTcp,
   callerAwaitingResponse,
+  attachedDirect,
 } = require('./helpers');
 
 /** Resolves once `messages` holds `count` items, checking on each 'message'. */
@@ -82,16 +83,6 @@ async function attachedAndAccepted({ local, remote, peer }, options, { answer, p
   await connected;
   assert.deepEqual(await peer.read(4), POSITIVE);
   return { session, received };
-}
-
-/** A direct session attach()ed to `stream`, resolving once 'connect' was emitted; errors fail the test. */
-async function attachedDirect(stream) {
-  const session = new NetbiosSession({ direct: true });
-  session.on('error', (error) => assert.fail(error));
-  const connected = nextEvent(session, 'connect');
-  session.attach(stream);
-  await connected;
-  return session;
 }
 
 // ---- flow control over TCP ----------------------------------------------------------
@@ -207,11 +198,7 @@ test("pause: a 'message' handler that throws loses no message and repeats none; 
   // delivers held messages synchronously, so the next handler's exception
   // surfaces there. The rest follows on the next tick, then the peer's end.
   const [local, remote] = duplexPair();
-  const session = new NetbiosSession({ direct: true });
-  session.on('error', (error) => assert.fail(error));
-  const connected = nextEvent(session, 'connect');
-  session.attach(local);
-  await connected;
+  const session = await attachedDirect(local);
   const seen = [];
   session.on('message', (message) => {
     seen.push(message.toString());

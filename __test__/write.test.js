@@ -23,6 +23,7 @@ const {
   attachAnswering,
   establishedOverTcp,
   callerAwaitingResponse,
+  attachedDirect,
 } = require('./helpers');
 
 /** An established session (the caller) and the raw loopback peer: `socket`, and `peer` reading it unless `read: false`. */
@@ -120,11 +121,7 @@ test("write: replies written in 'message' handlers leave in one socket write onc
   // A server answering each message of a chunk sends every answer together,
   // as soon as the chunk's messages are delivered, not a tick later.
   const stream = recordingDuplex();
-  const session = new NetbiosSession({ direct: true });
-  session.on('error', (error) => assert.fail(error));
-  const connected = nextEvent(session, 'connect');
-  session.attach(stream);
-  await connected;
+  const session = await attachedDirect(stream);
   const order = [];
   session.on('message', (message) => {
     const reply = Buffer.concat([Buffer.from('re:'), message]);
@@ -146,11 +143,7 @@ test("write: a 'message' handler that writes and then throws still gets its repl
   // early, so the reply must still go out (on the next tick).
   const [local, remote] = duplexPair();
   const received = reader(remote);
-  const session = new NetbiosSession({ direct: true });
-  session.on('error', (error) => assert.fail(error));
-  const connected = nextEvent(session, 'connect');
-  session.attach(local);
-  await connected;
+  const session = await attachedDirect(local);
   const callbacks = [];
   session.on('message', (message) => {
     if (message.toString() === 'q1') {

@@ -166,32 +166,35 @@ test("write: a 'message' handler that writes and then throws still gets its repl
 });
 
 test("write: a reply to a held message after the socket closed fails with ERR_NETBIOS_NOT_CONNECTED", async (t) => {
+  const events = [];
+  let replied;
+  const reply = new Promise((resolve) => {
+    replied = resolve;
+  });
   const { server, port } = await listen((socket) => {
     const session = new NetbiosSession({ direct: true });
     session.on('error', (error) => events.push(`error ${error.code}`));
     for (const name of ['end', 'close']) session.on(name, () => events.push(name));
     session.on('message', (message) => {
       if (message.toString() === 'q1') {
+        // q2 is held until the socket has closed.
         session.pause();
-        // Resumed once the peer's FIN and the socket's close have come in.
-        setTimeout(() => session.resume(), 100);
+        socket.once('close', () => session.resume());
         return;
       }
-      session.write(Buffer.from(`re:${message}`), (error) => events.push(`reply ${error ? error.code : 'sent'}`));
+      session.write(Buffer.from(`re:${message}`), (error) => {
+        events.push(`reply ${error ? error.code : 'sent'}`);
+        replied();
+      });
     });
     session.attach(socket);
   });
   t.after(() => server.close());
-  const events = [];
-  const closed = new Promise((resolve) => {
-    const client = net.connect(port, '127.0.0.1', () => {
-      client.end(Buffer.concat([messageFrame(Buffer.from('q1')), messageFrame(Buffer.from('q2'))]));
-    });
-    client.on('error', () => {});
-    client.on('close', resolve);
+  const client = net.connect(port, '127.0.0.1', () => {
+    client.end(Buffer.concat([messageFrame(Buffer.from('q1')), messageFrame(Buffer.from('q2'))]));
   });
-  await closed;
-  await delay(250);
+  client.on('error', () => {});
+  await reply;
   assert.deepEqual(events, ['end', 'close', 'reply ERR_NETBIOS_NOT_CONNECTED']);
 });
 

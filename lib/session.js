@@ -793,7 +793,25 @@ class NetbiosSession extends EventEmitter {
         return;
       default:
         this._emit('end');
+        this._closeAfterPeerEnd();
     }
+  }
+
+  /**
+   * The peer ended an established session, and the socket takes no more
+   * writes (a TCP socket that is not half-open). Node would end it on the
+   * next tick and send the FIN a loop turn later; closing it now sends the
+   * FIN at once, and the peer, often already dialing its next session, is
+   * not woken for it later. Only when nothing waits to be written, and only
+   * for plain TCP: a TLS socket owes its peer a close_notify, and any other
+   * stream the orderly end() it would get.
+   */
+  _closeAfterPeerEnd() {
+    const socket = this._socket;
+    if (this._state !== State.ESTABLISHED || this._terminated || socket === null || socket.destroyed) return;
+    if (!(socket instanceof net.Socket) || socket.encrypted || socket.allowHalfOpen !== false) return;
+    if (this._batch !== null || socket.writableLength > 0) return;
+    socket.destroy();
   }
 
   _onDrain() {

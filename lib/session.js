@@ -741,11 +741,11 @@ class NetbiosSession extends EventEmitter {
       table.start(this._native, performance.now());
       this._establish();
     } else {
+      // The setup deadline set in connect() covers this attempt: no timer to move.
       this._state = State.AWAITING_RESPONSE;
       const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
       this._send(written(out, table.request(this._native, out)), 'SESSION REQUEST');
     }
-    this._armTimer();
   }
 
   /** Caller: drops the current connection and starts the next attempt. */

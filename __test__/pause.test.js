@@ -25,6 +25,7 @@ const {
   establishedOverTcp,
   callerAwaitingResponse,
   attachedDirect,
+  rawServer,
 } = require('./helpers');
 
 /** Resolves once `messages` holds `count` items, checking on each 'message'. */
@@ -266,6 +267,32 @@ test("COMPAT pause: with {paused: true} connect() completes, calls back and emit
   socket.write(messageFrame(Buffer.from('second')));
   await heldUntilResume(session, received, [], ['first', 'second'], "no 'message' while paused");
   session.end();
+});
+
+test("pause: resume() inside a 'connect' listener still lets the connect() callback run before the held messages", async (t) => {
+  const raw = await rawServer();
+  t.after(() => raw.close());
+  const session = new NetbiosSession({ paused: true });
+  t.after(() => session.destroy());
+  session.on('error', (error) => assert.fail(error));
+  const order = [];
+  session.on('connect', () => {
+    order.push('connect');
+    session.resume();
+  });
+  const delivered = new Promise((resolve) => {
+    session.on('message', (message) => {
+      order.push(`message ${message}`);
+      resolve();
+    });
+  });
+  session.connect(raw.port, '127.0.0.1', 'DST', 'SRC', (error) => order.push(error ? `callback ${error.code}` : 'callback'));
+  const peer = await raw.accepted();
+  assert.deepEqual(await reader(peer).read(REQUEST.length), REQUEST);
+  // The positive response and a message in one chunk.
+  peer.write(Buffer.concat([POSITIVE, messageFrame(Buffer.from('first'))]));
+  await delivered;
+  assert.deepEqual(order, ['connect', 'callback', 'message first']);
 });
 
 // ---- pause() inside a handler -------------------------------------------------------------

@@ -865,7 +865,7 @@ class NetbiosSession extends EventEmitter {
 
   // ---- decoding and delivery -------------------------------------------
 
-  /** Delivery is held while the user paused an established session, or until 'connect' has been emitted. */
+  /** Delivery is held while the user paused an established session, or until 'connect' and the callback have run. */
   _holding() {
     return this._state === State.ESTABLISHED && (this._paused || this._connectPending);
   }
@@ -1118,8 +1118,10 @@ class NetbiosSession extends EventEmitter {
   }
 
   _onEstablished() {
-    this._connectPending = false;
-    if (this._state !== State.ESTABLISHED || this._terminated) return;
+    if (this._state !== State.ESTABLISHED || this._terminated) {
+      this._connectPending = false;
+      return;
+    }
     const callback = this._takePendingCallback();
     let step = 0;
     try {
@@ -1128,6 +1130,9 @@ class NetbiosSession extends EventEmitter {
       if (callback) callback();
       step = 2;
     } finally {
+      // Held until here, so that a resume() in a 'connect' listener does
+      // not deliver messages ahead of the callback.
+      this._connectPending = false;
       // A throwing 'connect' listener or callback: the callback (if it has
       // not run) and the data that came with the answer follow next tick.
       if (step < 2) {
@@ -1327,7 +1332,7 @@ const FLAGS = [
   'reported', // the terminating error (or none) was reported
   'closeEmitted',
   'pumping', // _pump is on the stack
-  'connectPending', // 'connect' is due (on the next tick, or after delivery)
+  'connectPending', // 'connect' and the callback are due (next tick, or after delivery) or running
   'establishAfterPump', // ... after delivery: _pump emits it when it is done
   'endPending', // the peer ended; 'end' follows the held messages
   'closePending', // the socket closed; 'close' follows the held messages

@@ -113,7 +113,8 @@ function init(target, name, suffix, scopeId) {
 }
 
 function parseNotation(text, defaultSuffix) {
-  const match = NOTATION.exec(text);
+  // Most names carry no <xx> suffix: they skip the regular expression.
+  const match = text.includes('<') ? NOTATION.exec(text) : null;
   if (match) return [match[1], parseInt(match[2], 16), match[3] || ''];
   const [name, scopeId] = splitFqdn(text);
   return [name, defaultSuffix, scopeId];

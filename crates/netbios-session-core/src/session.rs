@@ -744,6 +744,9 @@ impl Session {
     fn queue_control(&mut self, frame_type: FrameType, trailer: &[u8]) {
         let header = Header::encode(frame_type, trailer.len() as u32, LengthEncoding::Extension)
             .expect("control trailers are far below the 17-bit limit");
+        // One allocation for the frame, not one for the header and another
+        // when the trailer outgrows it.
+        self.transmit.reserve(header.len() + trailer.len());
         self.transmit.extend_from_slice(&header);
         self.transmit.extend_from_slice(trailer);
     }

@@ -1110,7 +1110,11 @@ class NetbiosSession extends EventEmitter {
   _establish() {
     this._state = State.ESTABLISHED;
     this._connectPending = true;
-    this._armTimer();
+    // Without idleTimeout and keepAlive an established session has no
+    // deadline: no need to ask the core.
+    const { idleTimeout, keepAlive } = this._settings;
+    if (idleTimeout === 0 && keepAlive === 0) this._clearTimer();
+    else this._armTimer();
     // The callback stays pending until then: a session that fails first
     // reports that to it.
     if (this._pumping) this._establishAfterPump = true;

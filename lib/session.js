@@ -257,11 +257,18 @@ function resolveFallbacks(options) {
 
 /** The timing and call options, resolved. */
 function settingsFrom(options) {
+  // Checked in this order: the first bad option is the one reported.
+  const timeout = resolveDuration(options, 'timeout');
+  const requestTimeout = resolveDuration(options, 'requestTimeout');
+  const idleTimeout = resolveDuration(options, 'idleTimeout');
+  const keepAlive = resolveDuration(options, 'keepAlive');
   return Object.freeze({
-    timeout: resolveDuration(options, 'timeout'),
-    requestTimeout: resolveDuration(options, 'requestTimeout'),
-    idleTimeout: resolveDuration(options, 'idleTimeout'),
-    keepAlive: resolveDuration(options, 'keepAlive'),
+    timeout,
+    requestTimeout,
+    idleTimeout,
+    keepAlive,
+    // Whether an established session can have a deadline at all.
+    timedWhenEstablished: idleTimeout > 0 || keepAlive > 0,
     maxRetargets: resolveMaxRetargets(options),
     fallbacks: resolveFallbacks(options),
   });
@@ -1110,11 +1117,7 @@ class NetbiosSession extends EventEmitter {
   _establish() {
     this._state = State.ESTABLISHED;
     this._connectPending = true;
-    // Without idleTimeout and keepAlive an established session has no
-    // deadline: no need to ask the core.
-    const { idleTimeout, keepAlive } = this._settings;
-    if (idleTimeout === 0 && keepAlive === 0) this._clearTimer();
-    else this._armTimer();
+    this._armTimer();
     // The callback stays pending until then: a session that fails first
     // reports that to it.
     if (this._pumping) this._establishAfterPump = true;
@@ -1183,7 +1186,10 @@ class NetbiosSession extends EventEmitter {
       this._clearTimer();
       return;
     }
-    let due = table.pollTimeout(this._native);
+    // Without idleTimeout and keepAlive an established session has no
+    // deadline: no need to ask the core.
+    const untimed = this._state === State.ESTABLISHED && !this._settings.timedWhenEstablished;
+    let due = untimed ? null : table.pollTimeout(this._native);
     if (this._dialDeadline !== null && this._state === State.CONNECTING) {
       due = due === null ? this._dialDeadline : Math.min(due, this._dialDeadline);
     }

@@ -104,29 +104,24 @@ test("peer end: a reply written in an 'end' listener still goes out, then the FI
 });
 
 test("peer end: a half-open socket (allowHalfOpen) stays open; a reply written after 'end' reaches the peer", async (t) => {
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    const session = new NetbiosSession({ direct: true });
-    session.on('error', (error) => assert.fail(error));
-    session.on('end', () => {
-      session.write(Buffer.from('goodbye'));
-      session.end();
-    });
-    destroyedAfterEnd(session, socket).then((destroyed) => socket.emit('test:destroyed-after-end', destroyed));
-    server.emit('test:socket', socket);
-    session.attach(socket);
-  });
+  const server = net.createServer({ allowHalfOpen: true });
+  const accepted = nextEvent(server, 'connection');
   server.listen(0, '127.0.0.1');
   await nextEvent(server, 'listening');
   t.after(() => server.close());
-  const accepted = nextEvent(server, 'test:socket');
   const client = net.connect({ port: server.address().port, host: '127.0.0.1', allowHalfOpen: true });
   client.on('error', (error) => assert.fail(error));
   const clientIn = reader(client);
   await nextEvent(client, 'connect');
   const [socket] = await accepted;
-  const destroyed = nextEvent(socket, 'test:destroyed-after-end');
+  const session = await attachedDirect(socket);
+  session.on('end', () => {
+    session.write(Buffer.from('goodbye'));
+    session.end();
+  });
+  const destroyed = destroyedAfterEnd(session, socket);
   client.end();
-  assert.deepEqual(await destroyed, [false]);
+  assert.equal(await destroyed, false);
   assert.deepEqual(await clientIn.rest(), messageFrame(Buffer.from('goodbye')));
   client.destroy();
 });

@@ -114,6 +114,7 @@ declare namespace NetbiosSession {
     | 'ERR_NETBIOS_ALREADY_ACTIVE'
     | 'ERR_NETBIOS_RETARGET_LOOP'
     | 'ERR_NETBIOS_TIMEOUT'
+    | 'ERR_NETBIOS_ADDON'
     | 'ERR_INVALID_ARG_TYPE'
     | 'ERR_INVALID_ARG_VALUE'
     | 'ERR_OUT_OF_RANGE';
@@ -128,6 +129,8 @@ declare namespace NetbiosSession {
     /** ERR_NETBIOS_RETARGET_LOOP: where the retarget past the bound pointed. */
     host?: string;
     port?: number;
+    /** ERR_NETBIOS_ADDON: each place the loader tried, and why it failed. */
+    tried?: Array<{ place: string; why: string }>;
   }
 
   type AttachCallback = (error: NetbiosError | null, request?: SessionRequest) => void;

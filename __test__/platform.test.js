@@ -154,3 +154,16 @@ test('pack-platform makes an installable package: os, cpu, libc, the addon, the 
   assert.equal(refused.status, 1);
   assert.match(refused.stderr, /'riscv64gc-unknown-linux-gnu' is not a release target; the targets are: x86_64-unknown-linux-gnu, /);
 });
+
+test('check-release: the tag must name the version; a dry run may have none', () => {
+  const check = (...args) => spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'check-release.js'), ...args],
+    { encoding: 'utf8', env: { ...process.env, GITHUB_REF_TYPE: '', GITHUB_REF_NAME: '' } });
+  const good = check('--tag', `v${manifest.version}`);
+  assert.equal(good.status, 0, good.stdout);
+  assert.match(good.stdout, new RegExp(`release ${manifest.version}: tag v${manifest.version}, 8 platform packages`));
+  const wrong = check('--tag', 'v99.0.0');
+  assert.equal(wrong.status, 1);
+  assert.match(wrong.stdout, new RegExp(`::error::the tag v99.0.0 does not match package.json's version ${manifest.version}`));
+  assert.equal(check().status, 1, 'a release needs a tag');
+  assert.equal(check('--dry-run').status, 0);
+});

@@ -53,11 +53,21 @@ impl fmt::Display for ProtocolError {
                 frame_type,
                 flags,
                 reserved,
-            } => write!(
-                f,
-                "Received a {frame_type} with FLAGS {flags:#04x}: reserved bits {reserved:#04x} are set; \
-                 expected only the length-extension bit"
-            ),
+            } => {
+                write!(
+                    f,
+                    "Received a {frame_type} with FLAGS {flags:#04x}: reserved bits {reserved:#04x} are set; \
+                     expected only the length-extension bit"
+                )?;
+                if *frame_type == FrameType::SessionMessage && *reserved == 0x80 {
+                    // netbios-session 0.1.6 put its length-extension bit there.
+                    f.write_str(
+                        " (0x01). 0x80 is the length-extension bit of netbios-session 0.1.6: \
+                         to talk to such a peer, set legacyLengthBit",
+                    )?;
+                }
+                Ok(())
+            }
             Self::UnexpectedFrame { frame_type, phase } => write!(
                 f,
                 "Received a {frame_type} while {}; expected {}",

@@ -413,6 +413,13 @@ impl Session {
     /// bytes it used. `None` means the chunk is used up: give the next one.
     /// Partial headers and control trailers are kept across calls. `now` is
     /// when the chunk arrived; a complete frame restarts the idle timer.
+    ///
+    /// One exception: a called node reads nothing while its SESSION REQUEST
+    /// awaits the answer. Then `None` leaves `*pos` where the request ended,
+    /// and what the caller sent behind it (its first messages, pipelined) is
+    /// read after [`accept`](Self::accept): give `chunk[*pos..]` again. After
+    /// a reject or retarget it is dropped with the connection. A driver stops
+    /// reading its socket meanwhile, so the wait holds at most one chunk.
     pub fn next_event(&mut self, now: Millis, chunk: &[u8], pos: &mut usize) -> Option<Event> {
         let event = self.decode(chunk, pos)?;
         match &event {
@@ -431,6 +438,9 @@ impl Session {
         loop {
             if self.phase == Phase::Failed {
                 *pos = chunk.len();
+                return None;
+            }
+            if self.phase == Phase::AwaitingDecision {
                 return None;
             }
             let rest = chunk.get(*pos..).unwrap_or_default();
@@ -688,7 +698,10 @@ impl Session {
     }
 
     /// The next event from the bytes given to [`handle_input`](Self::handle_input).
-    /// A message that arrived whole is a zero-copy slice of the input.
+    /// A message that arrived whole is a zero-copy slice of the input. While a
+    /// called node's SESSION REQUEST awaits its answer, the input behind it
+    /// is kept for after [`accept`](Self::accept) (see [`next_event`](Self::next_event)):
+    /// stop giving input meanwhile.
     pub fn poll_event(&mut self) -> Option<Received> {
         loop {
             let owned = self.owned.as_mut()?;

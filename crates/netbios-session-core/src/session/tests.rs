@@ -222,17 +222,20 @@ fn strict_state_machine() {
             ..
         }
     ));
-    // Data pipelined before the request is answered.
+    // A request pipelined behind the request: read once it is accepted.
     let mut called = session(Role::Called);
     let mut data = request_bytes(&name("A", 0x20), &name("B", 0));
-    data.extend_from_slice(&[0, 0, 0, 1, 0x41]);
-    let events = feed(&mut called, &data);
-    assert!(matches!(events[0], Received::Request { .. }));
+    data.extend_from_slice(&request_bytes(&name("A", 0x20), &name("B", 0)));
     assert!(matches!(
-        protocol_error(&events),
+        feed(&mut called, &data)[..],
+        [Received::Request { .. }]
+    ));
+    called.accept(0).unwrap();
+    assert!(matches!(
+        protocol_error(&std::iter::from_fn(|| called.poll_event()).collect::<Vec<_>>()),
         ProtocolError::UnexpectedFrame {
-            phase: Phase::AwaitingDecision,
-            ..
+            frame_type: FrameType::SessionRequest,
+            phase: Phase::Established,
         }
     ));
     // A response to a node that sent no request; a keep-alive before the request.
@@ -675,4 +678,75 @@ fn timers_start_when_a_caller_or_called_node_is_established() {
     );
     called.accept(200).unwrap();
     assert_eq!(called.poll_timeout(), Some(210));
+}
+
+#[test]
+fn messages_pipelined_behind_the_request_wait_for_the_answer() {
+    let mut data = request_bytes(&name("A", 0x20), &name("B", 0));
+    let request_len = data.len();
+    data.extend_from_slice(&[0x85, 0, 0, 0]); // a keep-alive, skipped
+    data.extend_from_slice(&[0, 0, 0, 1, 0x41]);
+    data.extend_from_slice(&[0, 0, 0, 2, 0x42, 0x43]);
+
+    // next_event: stops where the request ends, reads nothing until answered.
+    let mut called = session(Role::Called);
+    let mut pos = 0;
+    assert!(matches!(
+        called.next_event(0, &data, &mut pos),
+        Some(Event::Request { .. })
+    ));
+    assert_eq!(pos, request_len);
+    assert_eq!(called.next_event(0, &data, &mut pos), None);
+    assert_eq!(
+        pos, request_len,
+        "nothing read while the request is unanswered"
+    );
+    assert_eq!(
+        called.end_of_input(),
+        Ok(()),
+        "the unread bytes are not a cut frame"
+    );
+    called.accept(0).unwrap();
+    let mut ranges = Vec::new();
+    while let Some(event) = called.next_event(0, &data, &mut pos) {
+        match event {
+            Event::Message { range, .. } => ranges.push(data[range].to_vec()),
+            Event::KeepAlive => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(ranges, [b"A".to_vec(), b"BC".to_vec()]);
+    assert_eq!(pos, data.len());
+
+    // The owned API keeps the input behind the request the same way.
+    let mut called = session(Role::Called);
+    let events = feed(&mut called, &data);
+    assert!(matches!(events[..], [Received::Request { .. }]));
+    called.accept(0).unwrap();
+    let events: Vec<_> = std::iter::from_fn(|| called.poll_event()).collect();
+    assert!(matches!(
+        &events[..],
+        [Received::KeepAlive, Received::Message(a), Received::Message(bc)] if &a[..] == b"A" && &bc[..] == b"BC"
+    ));
+
+    // Rejected: the session is closed; a driver drops the rest with the connection.
+    let mut called = session(Role::Called);
+    let mut pos = 0;
+    called.next_event(0, &data, &mut pos).unwrap();
+    called.reject(0x80).unwrap();
+    assert_eq!(called.phase(), Phase::Closed);
+}
+
+#[test]
+fn legacy_length_bit_error_names_the_option() {
+    let mut called = established_called();
+    let events = feed(&mut called, &[0, 0x80, 0x11, 0x70]);
+    let text = protocol_error(&events).to_string();
+    assert!(text.contains("reserved bits 0x80"), "{text}");
+    assert!(text.contains("netbios-session 0.1.6"), "{text}");
+    assert!(text.contains("legacyLengthBit"), "{text}");
+    // Other reserved bits get no such hint.
+    let mut called = established_called();
+    let text = protocol_error(&feed(&mut called, &[0, 0x02, 0, 1])).to_string();
+    assert!(!text.contains("legacyLengthBit"), "{text}");
 }

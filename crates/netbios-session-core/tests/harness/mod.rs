@@ -8,7 +8,9 @@
 //!
 //! - nothing panics, and no slice is read out of bounds (the core is safe
 //!   Rust, so an out-of-bounds read would be a panic too);
-//! - `next_event` always moves forward and never buffers a message payload:
+//! - `next_event` always moves forward (but for a called node, which reads
+//!   nothing behind its SESSION REQUEST until it is answered, as a driver
+//!   stops reading its socket then) and never buffers a message payload:
 //!   the heap a session keeps, and the most it takes during any one call,
 //!   stay under a small constant whatever the peer declares (measured with
 //!   the counting allocator below, which each binary installs);
@@ -721,6 +723,9 @@ struct Driver {
     /// Most events one `handle_input` call queued; longest message reassembled.
     most_events: usize,
     longest_assembled: usize,
+    /// Bytes behind a SESSION REQUEST that awaits its answer: a driver reads
+    /// them only once the request is answered.
+    unread: Vec<u8>,
 }
 
 /// Runs `run` on `session` under the meter; adds what the session kept to
@@ -779,6 +784,7 @@ impl Driver {
             owned_heap: metered.grew,
             most_events: 0,
             longest_assembled: 0,
+            unread: Vec::new(),
         })
     }
 
@@ -871,6 +877,10 @@ impl Driver {
                 self.answered(phase, result.is_ok(), &[0x82, 0, 0, 0], Phase::Established);
                 if result.is_ok() {
                     self.timers.establish(now);
+                    if !self.unread.is_empty() {
+                        // What the caller pipelined behind its request.
+                        self.feed(&[]);
+                    }
                 }
             }
             Op::Reject(code) => {
@@ -1049,6 +1059,18 @@ impl Driver {
 
     /// Feeds one chunk to both sessions and checks every event.
     fn feed(&mut self, chunk: &[u8]) {
+        if self.zero_copy.phase() == Phase::AwaitingDecision {
+            // A driver stops reading while the request awaits its answer.
+            self.unread.extend_from_slice(chunk);
+            return;
+        }
+        let mut held = std::mem::take(&mut self.unread);
+        let chunk: &[u8] = if held.is_empty() {
+            chunk
+        } else {
+            held.extend_from_slice(chunk);
+            &held
+        };
         let base = self.transcript.fed.len();
         self.transcript.fed.extend_from_slice(chunk);
         let now = self.now;
@@ -1083,7 +1105,15 @@ impl Driver {
                 t.header_phase = Some(phase);
             }
             let Some(event) = event else {
-                assert_eq!(pos, chunk.len(), "None only once the chunk is used up");
+                if pos < chunk.len() {
+                    assert_eq!(
+                        self.zero_copy.phase(),
+                        Phase::AwaitingDecision,
+                        "None before the chunk is used up only while a request awaits its answer"
+                    );
+                    self.unread = chunk[pos..].to_vec();
+                    self.transcript.fed.truncate(base + pos);
+                }
                 break;
             };
             assert_ne!(
@@ -1107,8 +1137,10 @@ impl Driver {
                 zero_copy_events.push(owned);
             }
         }
+        // The owned API gets what a driver read: up to where next_event stopped.
+        let read = &chunk[..pos];
         let (owned_events, _) = on_session(&mut self.owned, &mut self.owned_heap, |s| {
-            s.handle_input(now, chunk);
+            s.handle_input(now, read);
             std::iter::from_fn(|| s.poll_event().map(Owned::from)).collect::<Vec<_>>()
         });
         self.most_events = self.most_events.max(owned_events.len());

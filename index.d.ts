@@ -149,6 +149,9 @@ declare class NetbiosSession extends EventEmitter {
   /** This session's effective message limit (maxMessageLength; 16777215 by default in direct mode). */
   readonly MAX_MESSAGE_LENGTH: number;
 
+  /** The error that ended the session (null while it runs or after a clean end), as on Node's streams. */
+  readonly errored: NetbiosSession.NetbiosError | null;
+
   /** Takes over a connected duplex stream and waits for a SESSION REQUEST (or, in direct mode, is established at once). */
   attach(socket: Duplex, callback?: NetbiosSession.AttachCallback | null): this;
 

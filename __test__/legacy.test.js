@@ -30,6 +30,8 @@ test('COMPAT 6: by default the E bit is 0x01; a 0.1.6-style 0x80 frame is a prot
   const error = await failed;
   assert.equal(error.code, 'ERR_NETBIOS_PROTOCOL');
   assert.match(error.message, /FLAGS 0x80: reserved bits 0x80 are set/);
+  assert.match(error.message, /netbios-session 0\.1\.6/);
+  assert.match(error.message, /set legacyLengthBit/, 'the error names the likely fix');
   await closed(client);
   server.close();
 });

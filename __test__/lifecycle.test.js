@@ -314,6 +314,36 @@ test('duration options are validated', () => {
   assert.throws(() => new NetbiosSession({ maxRetargets: -1 }), { code: 'ERR_OUT_OF_RANGE' });
 });
 
+test('options of the wrong type throw a TypeError (ERR_INVALID_ARG_TYPE) naming the option', () => {
+  const wrong = {
+    direct: 'yes',
+    autoAccept: 1,
+    paused: 'false',
+    legacyLengthBit: {},
+    noDelay: 0,
+    timeout: '100',
+    requestTimeout: true,
+    idleTimeout: [],
+    keepAlive: '0',
+    maxRetargets: '4',
+    maxMessageLength: '65535',
+    calledNameFallback: '*SMBSERVER',
+  };
+  for (const [name, value] of Object.entries(wrong)) {
+    assert.throws(() => new NetbiosSession({ [name]: value }), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: new RegExp(`"${name}" option must be`),
+    }, name);
+  }
+  assert.throws(() => new NetbiosSession({ direct: 'yes' }), { message: 'The "direct" option must be true or false, got string yes' });
+  // Missing, undefined and null mean the default; booleans are taken as they are.
+  for (const value of [undefined, null]) {
+    assert.equal(new NetbiosSession({ direct: value, noDelay: value, timeout: value }).MAX_MESSAGE_LENGTH, 131071);
+  }
+  assert.equal(new NetbiosSession({ direct: true, paused: false, autoAccept: true }).MAX_MESSAGE_LENGTH, 16777215);
+});
+
 test("'close' comes once and last: after end, after a protocol error, after destroy(err) and destroy()", async (t) => {
   const raw = await rawServer();
   t.after(() => raw.close());

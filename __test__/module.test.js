@@ -116,3 +116,9 @@ test('ESM: import NetbiosSession, { NetbiosName } from "netbios-session"', () =>
   assert.equal(result.stderr, '');
   assert.equal(result.stdout.trim(), 'esm-ok');
 });
+
+test("0.1.6's require('netbios-session/session') gives the same constructor", async () => {
+  assert.equal(require('netbios-session/session'), NetbiosSession);
+  const imported = await import('netbios-session/session');
+  assert.equal(imported.default, NetbiosSession);
+});

@@ -65,6 +65,22 @@ test('invalid names throw TypeError/RangeError saying what is wrong', () => {
   assert.throws(() => new NetbiosName({ suffix: 1 }), { code: 'ERR_INVALID_ARG_TYPE' });
 });
 
+test('a string name whose <xx> suffix is not two hex digits throws instead of becoming part of the name', async () => {
+  for (const text of ['NAME<zz>', 'NAME<2>', 'NAME<200>', 'NAME<20', 'NAME<20>x', 'NA<20>ME']) {
+    assert.throws(() => new NetbiosName(text), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /a suffix is written <xx>, two hex digits/,
+    }, text);
+  }
+  assert.equal(String(new NetbiosName('NAME<1b>.corp')), 'NAME<1b>.corp');
+  // connect() reports it through its callback, naming the argument.
+  const session = new NetbiosSession();
+  const error = await new Promise((resolve) => session.connect(139, '127.0.0.1', 'NAME<zz>', 'ME', resolve));
+  assert.equal(error.code, 'ERR_INVALID_ARG_VALUE');
+  assert.match(error.message, /^callTo: Invalid NetBIOS name "NAME<zz>"/);
+});
+
 test('request names decode to NetbiosName objects whose String() matches netbios-name', async () => {
   const [serverSide, clientSide] = duplexPair();
   const session = new NetbiosSession();

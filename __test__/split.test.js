@@ -6,9 +6,9 @@
 // boundaries; every split must give the same observations.
 //
 // The request part is written first, and the message part only once the
-// session has accepted: a real caller waits for the POSITIVE response, and
-// data pipelined before acceptance is a protocol error by design
-// (COMPAT.md point 7, covered in strict-state.test.js).
+// session has accepted: a real caller waits for the POSITIVE response
+// (messages pipelined behind the request, COMPAT.md point 7, are covered in
+// strict-state.test.js and pipelined.test.js).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');

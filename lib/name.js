@@ -114,8 +114,14 @@ function init(target, name, suffix, scopeId) {
 
 function parseNotation(text, defaultSuffix) {
   // Most names carry no <xx> suffix: they skip the regular expression.
-  const match = text.includes('<') ? NOTATION.exec(text) : null;
-  if (match) return [match[1], parseInt(match[2], 16), match[3] || ''];
+  if (text.includes('<')) {
+    const match = NOTATION.exec(text);
+    if (match === null) {
+      throw invalid(`Invalid NetBIOS name ${JSON.stringify(text)}: a suffix is written <xx>, two hex digits ` +
+        'after the name and before any .scope, as in FILESERVER<20>');
+    }
+    return [match[1], parseInt(match[2], 16), match[3] || ''];
+  }
   const [name, scopeId] = splitFqdn(text);
   return [name, defaultSuffix, scopeId];
 }
@@ -188,8 +194,14 @@ function toName(value, defaultSuffix, argument) {
  */
 function nameArgs(value, defaultSuffix, argument) {
   if (typeof value === 'string') {
-    const [name, suffix, scopeId] = parseNotation(value, defaultSuffix);
-    if (name.length > 0) return [name, suffix, scopeId];
+    let parts;
+    try {
+      parts = parseNotation(value, defaultSuffix);
+    } catch (error) {
+      error.message = `${argument}: ${error.message}`;
+      throw error;
+    }
+    if (parts[0].length > 0) return parts;
   } else if (value instanceof NetbiosName) {
     return [value.name, value.suffix, value.scopeId];
   }

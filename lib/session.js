@@ -210,6 +210,19 @@ function checkOptions(options) {
   return options;
 }
 
+function invalidType(name, value, expected) {
+  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `${typeof value} ${typeof value === 'object' ? '' : String(value)}`.trim();
+  return netbiosError(codes.INVALID_ARG_TYPE, `The "${name}" option must be ${expected}, got ${got}`, null, TypeError);
+}
+
+/** A true/false option; missing (undefined or null) means `fallback`. */
+function resolveBoolean(options, name, fallback) {
+  const value = options[name];
+  if (value == null) return fallback;
+  if (typeof value !== 'boolean') throw invalidType(name, value, 'true or false');
+  return value;
+}
+
 function outOfRange(name, value, range) {
   return netbiosError(codes.OUT_OF_RANGE, `${name} must be ${range}, got ${String(value)}`, null, RangeError);
 }
@@ -217,6 +230,7 @@ function outOfRange(name, value, range) {
 function resolveMaxMessageLength(options, direct) {
   const value = options.maxMessageLength;
   if (value == null) return direct ? MAX_WIDE_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH;
+  if (typeof value !== 'number') throw invalidType('maxMessageLength', value, 'a number');
   if (!Number.isInteger(value) || value < 0 || value > MAX_WIDE_MESSAGE_LENGTH) {
     throw outOfRange('maxMessageLength', value, `an integer from 0 to ${MAX_WIDE_MESSAGE_LENGTH}`);
   }
@@ -226,6 +240,7 @@ function resolveMaxMessageLength(options, direct) {
 /** A duration option in milliseconds; 0 turns it off. */
 function resolveDuration(options, name) {
   const value = options[name] == null ? DEFAULTS[name] : options[name];
+  if (typeof value !== 'number') throw invalidType(name, value, 'a number of milliseconds');
   if (!Number.isInteger(value) || value < 0 || value > MAX_DURATION) {
     throw outOfRange(name, value, `a whole number of milliseconds from 0 (off) to ${MAX_DURATION}`);
   }
@@ -234,6 +249,7 @@ function resolveDuration(options, name) {
 
 function resolveMaxRetargets(options) {
   const value = options.maxRetargets == null ? DEFAULTS.maxRetargets : options.maxRetargets;
+  if (typeof value !== 'number') throw invalidType('maxRetargets', value, 'a number');
   if (!Number.isInteger(value) || value < 0 || value > 255) {
     throw outOfRange('maxRetargets', value, 'an integer from 0 to 255');
   }
@@ -244,14 +260,7 @@ function resolveMaxRetargets(options) {
 function resolveFallbacks(options) {
   const value = options.calledNameFallback;
   if (value == null || (Array.isArray(value) && value.length === 0)) return undefined;
-  if (!Array.isArray(value)) {
-    throw netbiosError(
-      codes.INVALID_ARG_TYPE,
-      `calledNameFallback must be an array of names, got ${typeof value}`,
-      null,
-      TypeError
-    );
-  }
+  if (!Array.isArray(value)) throw invalidType('calledNameFallback', value, 'an array of names');
   return Object.freeze(value.flatMap((name, i) => nameParts(toName(name, 0x20, `calledNameFallback[${i}]`))));
 }
 
@@ -386,18 +395,18 @@ class NetbiosSession extends EventEmitter {
     super();
     this._events = new Listeners();
     options = checkOptions(options);
-    const direct = !!options.direct;
-    const legacyLengthBit = !!options.legacyLengthBit;
+    const direct = resolveBoolean(options, 'direct', false);
+    const legacyLengthBit = resolveBoolean(options, 'legacyLengthBit', false);
     const max = resolveMaxMessageLength(options, direct);
     checkConfig(direct, legacyLengthBit, max);
     this.MAX_MESSAGE_LENGTH = max;
     // Every boolean below is a bit of _flags (see FLAGS); unset ones start false.
     this._flags = 0;
-    if (options.autoAccept) this._autoAccept = true;
+    if (resolveBoolean(options, 'autoAccept', false)) this._autoAccept = true;
     if (direct) this._direct = true;
     if (legacyLengthBit) this._legacyLengthBit = true;
-    if (options.noDelay !== false) this._noDelay = true;
-    if (options.paused) this._paused = true;
+    if (resolveBoolean(options, 'noDelay', true)) this._noDelay = true;
+    if (resolveBoolean(options, 'paused', false)) this._paused = true;
     this._settings = resolveSettings(options);
 
     this._state = State.IDLE;
@@ -418,6 +427,9 @@ class NetbiosSession extends EventEmitter {
     this._batchUsed = 0;
     this._batchSize = BATCH_MIN;
     this._batchCallbacks = null;
+    // The error that ended the session, as Node streams keep it: the one
+    // place to find it when nobody listened (see _fail).
+    this.errored = null;
   }
 
   /**
@@ -440,6 +452,7 @@ class NetbiosSession extends EventEmitter {
       return this;
     }
     this._callback = callback;
+    this._attached = true;
     const { requestTimeout, idleTimeout, keepAlive } = this._settings;
     const role = this._direct ? native.ROLE_DIRECT : native.ROLE_CALLED;
     const now = performance.now();
@@ -671,11 +684,9 @@ class NetbiosSession extends EventEmitter {
     }
     this._clearTimer();
     this._flushBatch();
-    const socket = this._socket;
-    socket.end();
-    // An ended session must not keep the process alive, nor wait forever
-    // for a peer that never closes.
-    if (typeof socket.unref === 'function') socket.unref();
+    // Like net.Socket#end(), the socket keeps the process alive until it
+    // closes; a peer that never closes is cut off after CLOSE_TIMEOUT.
+    this._socket.end();
     closing.schedule(this, performance.now() + CLOSE_TIMEOUT);
     return this;
   }
@@ -872,9 +883,14 @@ class NetbiosSession extends EventEmitter {
 
   // ---- decoding and delivery -------------------------------------------
 
-  /** Delivery is held while the user paused an established session, or until 'connect' and the callback have run. */
+  /**
+   * Delivery is held while the user paused an established session, until
+   * 'connect' and the callback have run, and while a request awaits its
+   * answer (the core reads what was pipelined behind it only once accepted).
+   */
   _holding() {
-    return this._state === State.ESTABLISHED && (this._paused || this._connectPending);
+    const state = this._state;
+    return (state === State.ESTABLISHED && (this._paused || this._connectPending)) || state === State.AWAITING_DECISION;
   }
 
   /**
@@ -1105,6 +1121,8 @@ class NetbiosSession extends EventEmitter {
     if (TRACING) this._trace('send', frame, length - HEADER_LENGTH);
     this._state = State.CLOSED;
     this._releaseNative();
+    // Whatever the caller pipelined behind its request goes with the connection.
+    this._backlog = NO_BACKLOG;
     this._socket.end(written(out, length));
   }
 
@@ -1234,9 +1252,14 @@ class NetbiosSession extends EventEmitter {
     return callback;
   }
 
-  /** Ends the session on an error seen during I/O: reported at once. */
+  /**
+   * Ends the session on an error that came from the network (the peer's
+   * protocol error, a deadline, a reset): reported at once. A session that
+   * attach() took over, with no 'error' listener, only keeps it as
+   * `errored`: a bad client must not take down a server (see README Errors).
+   */
   _fail(error) {
-    this._terminate(error, false);
+    this._terminate(error, false, this._attached && this.listenerCount('error') === 0);
   }
 
   /**
@@ -1248,6 +1271,7 @@ class NetbiosSession extends EventEmitter {
   _terminate(error, async, quiet = false) {
     if (this._terminated) return;
     this._terminated = true;
+    if (error) this.errored = error;
     const callback = this._takePendingCallback();
     this._state = State.CLOSED;
     this._clearTimer();
@@ -1328,8 +1352,8 @@ class NetbiosSession extends EventEmitter {
 }
 
 // A session's booleans, as bits of its `_flags` with accessors of the same
-// names: an idle server holds thousands of sessions, and nineteen fields
-// would cost 152 bytes each.
+// names: an idle server holds thousands of sessions, and twenty fields
+// would cost 160 bytes each.
 const FLAGS = [
   'autoAccept',
   'direct',
@@ -1350,6 +1374,7 @@ const FLAGS = [
   'flushAfterPump', // ... after delivery: _pump sends it when it is done
   'needDrain', // write() returned false; 'drain' is owed
   'drainListened', // the socket's 'drain' has a listener (see _awaitDrain)
+  'attached', // attach() took a socket: the server side, facing an untrusted peer
 ];
 FLAGS.forEach((name, bit) => {
   const mask = 1 << bit;

@@ -26,7 +26,10 @@ const server = net.createServer((socket) => {
     void rejectedWith;
   });
   session.on('end', () => session.end());
-  session.on('close', () => undefined);
+  session.on('close', () => {
+    const cause: NetbiosSession.NetbiosError | null = session.errored;
+    if (cause) console.error(cause.code);
+  });
 });
 
 const limit: 131071 = NetbiosSession.MAX_MESSAGE_LENGTH;

@@ -385,13 +385,13 @@ impl Session {
         let passed = |deadline: Option<Millis>| deadline.is_some_and(|d| d <= now);
         match self.phase {
             Phase::AwaitingRequest if passed(self.request_deadline) => {
-                self.phase = Phase::Failed;
+                self.enter_failed();
                 Some(Timeout::Request(
                     self.timers.request_timeout.unwrap_or_default(),
                 ))
             }
             Phase::Established if passed(self.idle_deadline) => {
-                self.phase = Phase::Failed;
+                self.enter_failed();
                 Some(Timeout::Idle(self.timers.idle_timeout.unwrap_or_default()))
             }
             Phase::Established => {
@@ -653,12 +653,20 @@ impl Session {
     }
 
     fn fail(&mut self, error: ProtocolError) -> Event {
+        self.enter_failed();
+        Event::Error(error)
+    }
+
+    /// The session has failed (the peer broke the protocol, or a deadline
+    /// passed): nothing more is read, and the owned-message API lets go of
+    /// the message it was assembling and of input it had not decoded.
+    fn enter_failed(&mut self) {
         self.phase = Phase::Failed;
         self.read = NEXT_HEADER;
         if let Some(owned) = self.owned.as_mut() {
             owned.assembly = BytesMut::new();
+            owned.input = BytesMut::new();
         }
-        Event::Error(error)
     }
 
     /// Tells the session the peer ended its stream. Ending between frames is

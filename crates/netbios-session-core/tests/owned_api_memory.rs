@@ -53,3 +53,36 @@ fn owned_api_holds_at_most_the_input_plus_a_constant() {
         chunk.len()
     );
 }
+
+/// Regression (fuzz target `session`, tests/regressions/session/owned-api-keeps-64k):
+/// a session that failed on a deadline kept the message it was assembling.
+#[test]
+fn a_session_failed_by_a_deadline_lets_go_of_its_partial_message() {
+    use netbios_session_core::{Timeout, Timers};
+    let config = Config {
+        timers: Timers {
+            idle_timeout: Some(1000),
+            ..Timers::default()
+        },
+        ..Config::for_role(Role::Direct)
+    };
+    let mut session = Session::new(Role::Direct, config).unwrap();
+    session.start(0);
+    let before = harness::alloc::live();
+    // A 1 MiB message of which 60 KiB arrive, in pieces the API assembles.
+    session.handle_input(0, &[0x00, 0x10, 0x00, 0x00]);
+    for _ in 0..60 {
+        session.handle_input(0, &[0x61; 1024]);
+        assert_eq!(session.poll_event(), None);
+    }
+    assert!(
+        harness::alloc::live() - before >= 60 * 1024,
+        "the partial message is held while the session runs"
+    );
+    assert_eq!(session.handle_timeout(1000), Some(Timeout::Idle(1000)));
+    let held = harness::alloc::live() - before;
+    assert!(
+        held <= harness::RETAIN_LIMIT,
+        "a failed session holds {held} heap bytes"
+    );
+}

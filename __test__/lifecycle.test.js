@@ -336,7 +336,7 @@ test('options of the wrong type throw a TypeError (ERR_INVALID_ARG_TYPE) naming 
       message: new RegExp(`"${name}" option must be`),
     }, name);
   }
-  assert.throws(() => new NetbiosSession({ direct: 'yes' }), { message: 'The "direct" option must be true or false, got string yes' });
+  assert.throws(() => new NetbiosSession({ direct: 'yes' }), { message: 'The "direct" option must be true or false, got string "yes"' });
   // Missing, undefined and null mean the default; booleans are taken as they are.
   for (const value of [undefined, null]) {
     assert.equal(new NetbiosSession({ direct: value, noDelay: value, timeout: value }).MAX_MESSAGE_LENGTH, 131071);

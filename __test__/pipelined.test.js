@@ -109,3 +109,40 @@ test('direct mode is unchanged: messages in the first write are messages', async
   await c.events.count('message', 3);
   assert.deepEqual(delivered(c), ['first', 'second', 'third']);
 });
+
+test('rejected later with 200 KB pipelined: the held data is dropped, the peer gets the answer, and the session closes', async (t) => {
+  let reject;
+  const answered = new Promise((resolve) => {
+    reject = resolve;
+  });
+  const c = await calledWithRawClient(t, null, (session, socket) => {
+    session.attach(socket, (error, request) => answered.then(() => request.reject('Not listening on called name')));
+  });
+  const big = Buffer.alloc(100000, 0x61);
+  c.client.write(Buffer.concat([REQUEST, messageFrame(big), messageFrame(big)]));
+  await settle(10);
+  reject();
+  assert.deepEqual(await c.clientIn.read(5), fromHex('83 00 00 01 80'));
+  c.client.end();
+  await nextEvent(c.session, 'close');
+  assert.deepEqual(delivered(c), []);
+  assert.equal(c.session.errored, null);
+});
+
+test('the peer ends its stream while its request awaits the answer: the session fails, and a late accept() sends nothing', async (t) => {
+  let held = null;
+  const c = await calledWithRawClient(t, null, (session, socket) => {
+    session.on('error', () => {});
+    session.attach(socket, (error, request) => {
+      held = request;
+    });
+  });
+  c.client.end(PIPELINED);
+  await c.events.count('close', 1);
+  assert.equal(c.session.errored.code, 'ERR_NETBIOS_PROTOCOL');
+  assert.match(c.session.errored.message, /ended by the peer before the SESSION REQUEST was answered/);
+  held.accept();
+  assert.deepEqual(await c.clientIn.rest(), Buffer.alloc(0), 'no answer was sent');
+  assert.deepEqual(delivered(c), []);
+  assert.equal(c.events.of('connect').length, 0);
+});

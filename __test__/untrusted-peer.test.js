@@ -144,6 +144,60 @@ test("an attached session without an 'error' listener: requestTimeout and idleTi
   assert.deepEqual(uncaught.stop(), []);
 });
 
+test('a reply racing the peer\'s protocol error: the write callback learns the session closed, nothing throws', async (t) => {
+  const uncaught = watchUncaught(t);
+  const replies = [];
+  const c = await calledWithRawClient(t, { direct: true }, (session, socket) => {
+    session.attach(socket);
+    session.on('message', (message) => setImmediate(() => session.write(message, (error) => replies.push(error))));
+  });
+  c.session.removeAllListeners('error');
+  c.client.write(Buffer.concat([messageFrame(Buffer.from('echo me')), fromHex('99 00 00 00')]));
+  await closeOf(c.session);
+  await withTimeout(new Promise((resolve) => setImmediate(resolve)), 'the reply');
+  await settle();
+  assert.equal(replies.length, 1);
+  assert.equal(replies[0].code, 'ERR_NETBIOS_NOT_CONNECTED');
+  assert.match(replies[0].message, /the session has closed \(ERR_NETBIOS_PROTOCOL\)/);
+  assert.deepEqual(uncaught.stop(), []);
+});
+
+test('a network error kept quiet still reaches an errorMonitor listener', async (t) => {
+  const { errorMonitor } = require('events');
+  const monitored = [];
+  const c = await calledWithRawClient(t, { autoAccept: true }, (session, socket) => session.attach(socket));
+  c.session.removeAllListeners('error');
+  c.session.on(errorMonitor, (error) => monitored.push(error.code));
+  c.client.write(Buffer.concat([REQUEST, fromHex('42 00 00 00')]));
+  await closeOf(c.session);
+  assert.deepEqual(monitored, ['ERR_NETBIOS_PROTOCOL']);
+});
+
+test('session.errored stays null after end() and destroy(), and holds the error given to destroy(error)', async (t) => {
+  const established = async () => {
+    const c = await calledWithRawClient(t, { autoAccept: true }, (session, socket) => session.attach(socket));
+    c.client.write(REQUEST);
+    await c.events.count('connect', 1);
+    return c;
+  };
+  const ended = await established();
+  ended.session.end();
+  ended.client.end();
+  await closeOf(ended.session);
+  assert.equal(ended.session.errored, null);
+
+  const destroyed = await established();
+  destroyed.session.destroy();
+  await closeOf(destroyed.session);
+  assert.equal(destroyed.session.errored, null);
+
+  const failed = await established();
+  const reason = new Error('shutting down');
+  failed.session.destroy(reason);
+  await closeOf(failed.session);
+  assert.equal(failed.session.errored, reason);
+});
+
 test("an attached session with an 'error' listener still gets 'error', then 'close'", async (t) => {
   const c = await calledWithRawClient(t, { autoAccept: true }, (session, socket) => session.attach(socket));
   c.client.write(Buffer.concat([REQUEST, fromHex('42 00 00 00')]));

@@ -49,6 +49,10 @@ class Deadlines {
   /** Sets (or moves) `session`'s deadline to `due`. It must not wait in another heap. */
   schedule(session, due) {
     const slot = session._timerSlot;
+    if (slot >= 0 && this._heap[slot] !== session) {
+      // Its slot belongs to the other heap: both would break.
+      throw new Error('internal error: a session scheduled in two deadline heaps at once');
+    }
     session._timerDue = due;
     if (!this.has(session)) {
       this._heap.push(session);

@@ -211,7 +211,11 @@ function checkOptions(options) {
 }
 
 function invalidType(name, value, expected) {
-  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `${typeof value} ${typeof value === 'object' ? '' : String(value)}`.trim();
+  let got = typeof value;
+  if (value === null) got = 'null';
+  else if (Array.isArray(value)) got = 'an array';
+  else if (typeof value === 'string') got = `string ${JSON.stringify(value)}`;
+  else if (typeof value !== 'object' && typeof value !== 'function') got = `${typeof value} ${String(value)}`;
   return netbiosError(codes.INVALID_ARG_TYPE, `The "${name}" option must be ${expected}, got ${got}`, null, TypeError);
 }
 
@@ -535,6 +539,14 @@ class NetbiosSession extends EventEmitter {
   write(message, callback) {
     callback = typeof callback === 'function' ? callback : null;
     if (this._state !== State.ESTABLISHED || this._ending) {
+      if (this._terminated) {
+        // As on a destroyed Node stream: the callback learns it, nothing
+        // is emitted (a reply racing the peer's close is no mistake).
+        const why = this.errored ? ` (${this.errored.code || this.errored.message})` : '';
+        const error = netbiosError(codes.NOT_CONNECTED, `Cannot write: the session has closed${why}`);
+        if (callback) process.nextTick(callback, error);
+        return false;
+      }
       const why = this._ending ? 'the session has been ended' : 'the session is not established';
       this._reportLater(netbiosError(codes.NOT_CONNECTED, `Cannot write: ${why}`), callback);
       return false;
@@ -784,6 +796,11 @@ class NetbiosSession extends EventEmitter {
   }
 
   _onEnd() {
+    if (this._state === State.AWAITING_DECISION) {
+      // Whatever came behind the request, the answer can no longer matter.
+      this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before the SESSION REQUEST was answered'));
+      return;
+    }
     if (this._backlog.length > 0) {
       this._endPending = true;
       return;
@@ -1088,9 +1105,9 @@ class NetbiosSession extends EventEmitter {
     return this._state === State.AWAITING_DECISION && !this._terminated;
   }
 
-  // The binding answers -1 (and sends nothing) when the core already failed
-  // on bytes pipelined behind the request: the protocol error queued behind
-  // it follows, so the answer is dropped.
+  // The binding answers -1 (and sends nothing) if the core has already
+  // failed; it reads nothing behind a request until it is answered, so this
+  // is only a guard.
 
   _accept() {
     if (!this._answerable()) return;
@@ -1121,9 +1138,15 @@ class NetbiosSession extends EventEmitter {
     if (TRACING) this._trace('send', frame, length - HEADER_LENGTH);
     this._state = State.CLOSED;
     this._releaseNative();
-    // Whatever the caller pipelined behind its request goes with the connection.
+    // Whatever the caller pipelined behind its request goes with the
+    // connection: the socket reads again (and drops it) so that the peer's
+    // close is seen, and a peer that never closes is cut off.
     this._backlog = NO_BACKLOG;
+    this._updateFlow();
     this._socket.end(written(out, length));
+    // A session waits in one timer heap at a time (they share its slot).
+    this._clearTimer();
+    closing.schedule(this, performance.now() + CLOSE_TIMEOUT);
   }
 
   /**
@@ -1259,6 +1282,8 @@ class NetbiosSession extends EventEmitter {
    * `errored`: a bad client must not take down a server (see README Errors).
    */
   _fail(error) {
+    if (this._terminated) return;
+    this.errored = error;
     this._terminate(error, false, this._attached && this.listenerCount('error') === 0);
   }
 
@@ -1271,7 +1296,8 @@ class NetbiosSession extends EventEmitter {
   _terminate(error, async, quiet = false) {
     if (this._terminated) return;
     this._terminated = true;
-    if (error) this.errored = error;
+    // A quiet end (end(), destroy() without an error) is no failure.
+    if (error && !quiet) this.errored = error;
     const callback = this._takePendingCallback();
     this._state = State.CLOSED;
     this._clearTimer();
@@ -1293,6 +1319,9 @@ class NetbiosSession extends EventEmitter {
       callback(error || netbiosError(codes.NOT_CONNECTED, 'Connection closed before the session was established'));
     } else if (error && !quiet) {
       this._emit('error', error);
+    } else if (error && error === this.errored) {
+      // A network error kept quiet (see _fail) still reaches error monitors.
+      this.emit(EventEmitter.errorMonitor, error);
     }
     this._reported = true;
     this._maybeEmitClose();

@@ -581,8 +581,8 @@ pub fn retarget(id: u32, addr: u32, port: u32) -> Option<String> {
 
 /// Called: answers the request with a POSITIVE SESSION RESPONSE, written
 /// into `out`; returns its length. The session is established at `now`.
-/// Returns -1 instead, sending nothing, if the core already failed on bytes
-/// that followed the request (the protocol error is queued behind it).
+/// Returns -1 instead, sending nothing, if the core has already failed (a
+/// guard: the core reads nothing behind a request until it is answered).
 pub fn accept(id: u32, now: f64, out: &mut [u8]) -> Result<i32> {
     let now = millis(now);
     answer(id, out, |s| s.accept(now))

@@ -56,29 +56,47 @@ test('each platform maps to its target, libc included; others to none', () => {
 
 const here = platform.targetFor(platform.current());
 
-/** A copy of the package's JS and manifests, without any addon, in a temporary folder. */
-function bareCopy(t) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netbios-session-loader-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+/**
+ * A copy of the package's JS and manifests, without any addon, in a
+ * temporary folder: inside a node_modules (an installed package) unless
+ * `clone`. Returns the package folder.
+ */
+function bareCopy(t, { clone = false } = {}) {
+  const top = fs.mkdtempSync(path.join(os.tmpdir(), 'netbios-session-loader-'));
+  t.after(() => fs.rmSync(top, { recursive: true, force: true }));
+  const dir = clone ? path.join(top, 'netbios-session') : path.join(top, 'node_modules', 'netbios-session');
+  fs.mkdirSync(dir, { recursive: true });
   fs.cpSync(path.join(ROOT, 'lib'), path.join(dir, 'lib'), { recursive: true });
   for (const file of ['package.json', 'Cargo.toml', 'index.js']) fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
   return dir;
 }
 
-/** Loads the copy's addon in a child; returns { code, message, tried } or { loaded: place }. */
-function loadIn(dir, env = {}) {
-  const script = "try { const { place } = require('./lib/addon').load(); console.log(JSON.stringify({ loaded: place })); }" +
+/**
+ * Loads the copy's addon in a child (as `machine`, if given); returns
+ * { code, message, tried } or { loaded: place }.
+ */
+function loadIn(dir, env = {}, machine = null) {
+  const script = 'const machine = process.env.TEST_MACHINE ? JSON.parse(process.env.TEST_MACHINE) : undefined;' +
+    "try { const { place } = require('./lib/addon').load(machine); console.log(JSON.stringify({ loaded: place })); }" +
     ' catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, tried: e.tried })); }';
-  const clean = { ...process.env, ...env };
+  const clean = { ...process.env, ...env, TEST_MACHINE: machine ? JSON.stringify(machine) : '' };
   if (!(addon.ENV_PATH in env)) delete clean[addon.ENV_PATH];
   const result = spawnSync(process.execPath, ['-e', script], { cwd: dir, env: clean, encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   return JSON.parse(result.stdout);
 }
 
-const noTarget = !here && `no release target for ${platform.current().name}`;
+/** Asserts `message` contains every one of `parts` and none of `absent`. */
+function assertMentions(message, parts, absent = []) {
+  for (const part of parts) assert.ok(message.includes(part), `"${part}" in:\n${message}`);
+  for (const part of absent) assert.ok(!message.includes(part), `no "${part}" in:\n${message}`);
+}
 
-test('loader: nothing loads: one error with the triple, each place and why, and both ways out', { skip: noTarget }, (t) => {
+const noTarget = !here && `no release target for ${platform.current().name}`;
+const INSTALL_PREBUILT = 'install the prebuilt package';
+const BUILD = 'build from source: npm rebuild netbios-session';
+
+test('loader: nothing loads in an installed package: one error with the triple, each place and why, and both ways out', { skip: noTarget }, (t) => {
   const dir = bareCopy(t);
   const error = loadIn(dir);
   assert.equal(error.code, 'ERR_NETBIOS_ADDON');
@@ -86,32 +104,41 @@ test('loader: nothing loads: one error with the triple, each place and why, and 
     { place: `the source build ${path.join(dir, 'netbios-session.node')}`, why: 'not found' },
     { place: `the prebuilt package ${here.package}`, why: 'not installed' },
   ]);
-  const rust = /^rust-version\s*=\s*"([^"]+)"/m.exec(fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'))[1];
-  for (const part of [`${platform.current().name} (${here.triple})`, `npm install ${here.package}@${manifest.version}`,
-    'npm rebuild netbios-session', `Rust ${rust} or later`, 'C compiler', 'npm install-scripts approve netbios-session']) {
-    assert.ok(error.message.includes(part), `"${part}" in:\n${error.message}`);
-  }
+  assertMentions(error.message, [`${platform.current().name} (${here.triple})`, `npm install ${here.package}@${manifest.version}`,
+    BUILD, `Rust ${addon.rustVersion()} or later`, 'C compiler', 'npm install-scripts approve netbios-session']);
+  assert.match(addon.rustVersion(), /^1\.\d+/);
 });
 
-test('loader: a platform with no release target is told so, and offered only the source build', () => {
-  const machine = { os: 'freebsd', cpu: 'x64', libc: null, name: 'freebsd-x64' };
-  const saved = process.env[addon.ENV_PATH];
-  process.env[addon.ENV_PATH] = path.join(os.tmpdir(), 'no-such-addon.node');
-  try {
-    assert.throws(() => addon.load(machine), (error) => {
-      assert.equal(error.code, 'ERR_NETBIOS_ADDON');
-      assert.match(error.message, /on freebsd-x64 \(no prebuilt package is made for this platform\)/);
-      assert.doesNotMatch(error.message, /install the prebuilt package/);
-      assert.match(error.message, /build from source: npm rebuild netbios-session/);
-      return true;
-    });
-  } finally {
-    if (saved === undefined) delete process.env[addon.ENV_PATH];
-    else process.env[addon.ENV_PATH] = saved;
-  }
+test('loader: a development clone never falls back to a published prebuilt package', { skip: noTarget }, (t) => {
+  const dir = bareCopy(t, { clone: true });
+  const error = loadIn(dir);
+  assert.deepEqual(error.tried[1], {
+    place: `the prebuilt package ${here.package}`,
+    why: 'not used by a development clone (npm run build makes its source build)',
+  });
+  assertMentions(error.message, [BUILD], [INSTALL_PREBUILT]);
 });
 
-test('loader: a path named in NETBIOS_SESSION_ADDON is the only place tried', (t) => {
+test('loader: a prebuilt package that is installed but does not load is not offered again', { skip: noTarget }, (t) => {
+  const dir = bareCopy(t);
+  const prebuilt = path.join(dir, '..', here.package);
+  fs.mkdirSync(prebuilt);
+  fs.writeFileSync(path.join(prebuilt, 'package.json'), JSON.stringify({ name: here.package, version: manifest.version, main: here.file }));
+  fs.writeFileSync(path.join(prebuilt, here.file), 'not a shared object');
+  const error = loadIn(dir);
+  assert.match(error.tried[1].why, /invalid ELF header|too short|not a valid/);
+  assertMentions(error.message, [BUILD], [INSTALL_PREBUILT]);
+});
+
+test('loader: a platform with no release target is told so, and offered only the source build', (t) => {
+  const dir = bareCopy(t);
+  const error = loadIn(dir, {}, { os: 'freebsd', cpu: 'x64', libc: null, name: 'freebsd-x64' });
+  assert.equal(error.code, 'ERR_NETBIOS_ADDON');
+  assert.equal(error.tried.length, 1, 'only the source build');
+  assertMentions(error.message, ['on freebsd-x64 (no prebuilt package is made for this platform)', BUILD], [INSTALL_PREBUILT]);
+});
+
+test('loader: a path named in NETBIOS_SESSION_ADDON is the only place tried, and the way out is to fix or unset it', (t) => {
   const dir = bareCopy(t);
   const built = path.join(ROOT, 'netbios-session.node');
   assert.deepEqual(loadIn(dir, { [addon.ENV_PATH]: built }), { loaded: `${addon.ENV_PATH}=${built}` });
@@ -119,6 +146,7 @@ test('loader: a path named in NETBIOS_SESSION_ADDON is the only place tried', (t
   const missing = path.join(dir, 'elsewhere.node');
   const error = loadIn(dir, { [addon.ENV_PATH]: missing });
   assert.deepEqual(error.tried, [{ place: `${addon.ENV_PATH}=${missing}`, why: 'not found' }]);
+  assertMentions(error.message, [`point ${addon.ENV_PATH} at a loadable addon, or unset it`], [INSTALL_PREBUILT, BUILD]);
 
   // A file that is not an addon: the dynamic loader's own words.
   const bogus = path.join(dir, 'bogus.node');

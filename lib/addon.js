@@ -1,7 +1,8 @@
 'use strict';
 // Finds and loads the native addon: a path named in the environment, a build
-// in the package folder, or the prebuilt package for this platform. When
-// none loads, one error says what was tried and the two ways out.
+// in the package folder, or (in an installed package) the prebuilt package
+// for this platform. When none loads, one error says what was tried, why
+// each failed, and the ways out that can help.
 
 const fs = require('fs');
 const path = require('path');
@@ -13,6 +14,16 @@ const ENV_PATH = 'NETBIOS_SESSION_ADDON';
 const ROOT = path.join(__dirname, '..');
 // Where scripts/build.js puts a build from source.
 const BUILT = path.join(ROOT, `${platform.PACKAGE}.node`);
+const NOT_INSTALLED = 'not installed';
+
+/**
+ * Whether this copy of the package was installed as a dependency (its
+ * folder is inside a node_modules), rather than being a clone someone
+ * develops in, which uses its own build and never a published one.
+ */
+function installedAsDependency(root = ROOT) {
+  return path.resolve(root).split(path.sep).includes('node_modules');
+}
 
 /** Why a require() of a native file failed, in a few words. */
 function reason(error) {
@@ -26,7 +37,7 @@ function loadPrebuilt(target) {
   try {
     file = require.resolve(`${target.package}/${target.file}`);
   } catch {
-    throw new Error('not installed');
+    throw new Error(NOT_INSTALLED);
   }
   return require(file);
 }
@@ -39,19 +50,26 @@ function candidates(machine) {
   }
   const list = [{ place: `the source build ${BUILT}`, load: () => require(BUILT) }];
   const target = platform.targetFor(machine);
-  if (target) list.push({ place: `the prebuilt package ${target.package}`, load: () => loadPrebuilt(target) });
+  if (target) {
+    const place = `the prebuilt package ${target.package}`;
+    const load = installedAsDependency()
+      ? () => loadPrebuilt(target)
+      : () => {
+        throw new Error('not used by a development clone (npm run build makes its source build)');
+      };
+    list.push({ place, load });
+  }
   return list;
 }
 
-/** The Rust version the crate asks for (Cargo.toml's rust-version), for the error text. */
+/** The Rust version the crate asks for (Cargo.toml's rust-version), or null if it cannot be read. */
 function rustVersion() {
   try {
     const match = /^rust-version\s*=\s*"([^"]+)"/m.exec(fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'));
-    if (match) return match[1];
+    return match ? match[1] : null;
   } catch {
-    // Not shipped: say it without a number.
+    return null;
   }
-  return 'the version in Cargo.toml';
 }
 
 function notLoaded(machine, tried) {
@@ -64,15 +82,21 @@ function notLoaded(machine, tried) {
     ...tried.map(({ place, why }) => `  - ${place}: ${why}`),
     'Ways out:',
   ];
-  if (target) {
+  if (process.env[ENV_PATH]) {
+    lines.push(`  - point ${ENV_PATH} at a loadable addon, or unset it to use the package's own.`);
+    return netbiosError(codes.ADDON, lines.join('\n'), { tried });
+  }
+  const prebuilt = tried.find(({ place }) => target && place.endsWith(target.package));
+  if (prebuilt && prebuilt.why === NOT_INSTALLED) {
     lines.push(
       `  - install the prebuilt package: npm install ${target.package}@${version} ` +
         '(it is an optional dependency: installs that omit optional dependencies, or a lockfile made on another platform, leave it out);'
     );
   }
+  const rust = rustVersion();
   lines.push(
-    `  - build from source: npm rebuild netbios-session, with Rust ${rustVersion()} or later (https://rustup.rs) ` +
-      'and a C compiler (cc) on the PATH. npm 11 and pnpm 10 skip install scripts until allowed: ' +
+    `  - build from source: npm rebuild netbios-session, with Rust ${rust ? `${rust} or later` : '(the version in Cargo.toml)'} ` +
+      '(https://rustup.rs) and a C compiler (cc) on the PATH. npm 11 and pnpm 10 skip install scripts until allowed: ' +
       'first `npm install-scripts approve netbios-session` or `pnpm approve-builds`.'
   );
   return netbiosError(codes.ADDON, lines.join('\n'), { tried });
@@ -94,4 +118,4 @@ function load(machine = platform.current()) {
   throw notLoaded(machine, tried);
 }
 
-module.exports = { load, loadPrebuilt, reason, ENV_PATH, BUILT };
+module.exports = { load, loadPrebuilt, reason, rustVersion, installedAsDependency, ENV_PATH, BUILT };

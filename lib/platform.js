@@ -41,7 +41,7 @@ function detectLibc() {
   } catch {
     // No ldd (a minimal container): ask Node what it runs on.
   }
-  const report = process.report && process.report.getReport();
+  const report = nodeReport();
   if (report && report.header && report.header.glibcVersionRuntime) return 'glibc';
   if (report && Array.isArray(report.sharedObjects) &&
       report.sharedObjects.some((file) => /(?:ld|libc)[.-]musl/.test(file))) {
@@ -50,12 +50,33 @@ function detectLibc() {
   return null;
 }
 
-/** This machine: { os, cpu, libc, name } where name reads like linux-x64-glibc. */
+/**
+ * Node's diagnostic report, without its network section: gathering that
+ * can take seconds (it resolves every interface's addresses).
+ */
+function nodeReport() {
+  const { report } = process;
+  if (!report || typeof report.getReport !== 'function') return null;
+  const excluded = report.excludeNetwork;
+  report.excludeNetwork = true;
+  try {
+    return report.getReport();
+  } finally {
+    report.excludeNetwork = excluded;
+  }
+}
+
+let machine = null;
+
+/** This machine: { os, cpu, libc, name } where name reads like linux-x64-glibc (read once). */
 function current() {
-  const libc = detectLibc();
-  const os = process.platform;
-  const cpu = process.arch;
-  return { os, cpu, libc, name: [os, cpu, libc].filter(Boolean).join('-') };
+  if (machine === null) {
+    const libc = detectLibc();
+    const os = process.platform;
+    const cpu = process.arch;
+    machine = Object.freeze({ os, cpu, libc, name: [os, cpu, libc].filter(Boolean).join('-') });
+  }
+  return machine;
 }
 
 /** The release target serving a machine from current(), or undefined. */

@@ -37,8 +37,6 @@ function build({ debug = false, triple, targetDir, locked = false, quiet = false
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
-    // Windows finds cargo.exe, and a cargo given as a .cmd, through the shell.
-    shell: process.platform === 'win32',
   });
   if (result.error) {
     throw new BuildError(result.error.code === 'ENOENT'

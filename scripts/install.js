@@ -2,25 +2,22 @@
 'use strict';
 // The package's install script. Installed as a dependency, it does nothing
 // when the prebuilt addon for this platform loads; otherwise it builds from
-// source in a temporary cargo target folder that it removes afterwards, so
-// the installed package stays small. In a clone of the repository, or with
+// source in a cargo target folder inside the package (TARGET_FOLDER, not
+// /tmp, which may be noexec) that it removes afterwards, so the installed
+// package stays small. In a clone of the repository, or with
 // NETBIOS_SESSION_BUILD_FROM_SOURCE=1, it always builds from source.
 
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const { build, install, BuildError, ROOT } = require('./build');
 const addon = require('../lib/addon');
 const platform = require('../lib/platform');
 
 const FORCE = 'NETBIOS_SESSION_BUILD_FROM_SOURCE';
+// An installed package's cargo target folder, for the length of the build.
+const TARGET_FOLDER = path.join(ROOT, '.cargo-target');
 
 const say = (text) => console.log(`netbios-session: ${text}`);
-
-/** True when this folder is an installed dependency rather than a clone being developed. */
-function installedAsDependency() {
-  return path.resolve(ROOT).split(path.sep).includes('node_modules');
-}
 
 /** Why the prebuilt addon for this platform does not load, or null when it loads. */
 function prebuiltProblem() {
@@ -38,28 +35,27 @@ function prebuiltProblem() {
 
 function main() {
   const forced = /^(1|true|yes)$/i.test(process.env[FORCE] || '');
-  const dependency = installedAsDependency();
+  const dependency = addon.installedAsDependency();
   if (dependency && !forced) {
     const problem = prebuiltProblem();
     if (problem === null) return 0; // the prebuilt addon loads: nothing to do
-    say(`${problem}; building the addon from source with cargo. This takes a minute or two.`);
+    say(`${problem}; building the addon from source with cargo. This takes about half a minute ` +
+      'on 2 cores, longer the first time (cargo downloads the crates).');
   } else {
     say(`building the addon from source with cargo (${forced ? `${FORCE} is set` : 'a development clone'}).`);
   }
 
-  // An installed package builds in a temporary target folder unless the user
-  // chose one; a clone keeps target/ for fast rebuilds.
-  const temporary = dependency && !process.env.CARGO_TARGET_DIR
-    ? fs.mkdtempSync(path.join(os.tmpdir(), 'netbios-session-build-'))
-    : null;
+  // An installed package builds in a target folder it then removes, unless
+  // the user chose one; a clone keeps target/ for fast rebuilds.
+  // (An interrupted build leaves it inside the package, gone with it.)
+  const temporary = dependency && !process.env.CARGO_TARGET_DIR ? TARGET_FOLDER : null;
   const started = Date.now();
   try {
     install(build({ targetDir: temporary || undefined, locked: dependency }), addon.BUILT);
   } catch (error) {
-    if (!(error instanceof BuildError)) throw error;
-    say(`the source build failed: ${error.message}.`);
+    say(`the source build failed: ${error instanceof BuildError ? error.message : error.stack}.`);
     // A clone, or a build that was asked for, must build; an installed
-    // dependency still installs, and require() then explains both ways out.
+    // dependency still installs, and require() then explains the ways out.
     if (!dependency || forced) return 1;
     say('the package is installed without its addon: require() will say how to get one.');
     return 0;

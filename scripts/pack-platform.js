@@ -15,6 +15,7 @@ const fs = require('fs');
 const path = require('path');
 const { parseArgs } = require('util');
 const { build, BuildError, ROOT } = require('./build');
+const { npmCli } = require('./npm-cli');
 const platform = require('../lib/platform');
 
 function fail(message) {
@@ -76,12 +77,10 @@ fs.writeFileSync(path.join(folder, 'README.md'),
 fs.copyFileSync(path.join(ROOT, 'LICENSE'), path.join(folder, 'LICENSE'));
 fs.copyFileSync(binary, path.join(folder, target.file));
 
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const packed = spawnSync(npm, ['pack', '--json', '--pack-destination', path.resolve(values.out)], {
+const packed = spawnSync(process.execPath, [npmCli(), 'pack', '--json', '--pack-destination', path.resolve(values.out)], {
   cwd: folder,
   encoding: 'utf8',
   stdio: ['ignore', 'pipe', 'inherit'],
-  shell: process.platform === 'win32',
 });
 if (packed.status !== 0) fail(`npm pack failed with status ${packed.status}`);
 const [{ filename, size, unpackedSize }] = JSON.parse(packed.stdout);

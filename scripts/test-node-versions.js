@@ -23,9 +23,7 @@ if (supported.some(Number.isNaN)) throw new Error(`engines.node '${engines.node}
 const current = Number(process.versions.node.split('.')[0]);
 const majors = (asked.length ? asked : supported).filter((major) => !(exceptCurrent && major === current));
 
-const npmCli = process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath)
-  ? process.env.npm_execpath
-  : path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
+const npmCli = require('./npm-cli').npmCli();
 
 /** The folder holding a `node` of this major: this one's, or one installed from the registry. */
 function nodeFolder(major) {

@@ -7,22 +7,11 @@ const { execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { npmCli } = require('../../scripts/npm-cli');
 
 // Pinned so that a run is repeatable; pnpm 10 and yarn 1 are what the
 // package promises to work with.
 const VERSIONS = { verdaccio: '6.8.0', pnpm: '10.34.8', yarn: '1.22.22' };
-
-/** npm's own CLI script: the npm that runs `npm test`, else the one beside this node. */
-function npmCli() {
-  const candidates = [
-    process.env.npm_execpath,
-    path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
-    path.join(path.dirname(process.execPath), 'node_modules', 'npm', 'bin', 'npm-cli.js'),
-  ];
-  const found = candidates.find((file) => file && /npm-cli\.js$/.test(file) && fs.existsSync(file));
-  if (!found) throw new Error(`cannot find npm's npm-cli.js (tried ${candidates.filter(Boolean).join(', ')})`);
-  return found;
-}
 
 /** Installs the tools if this machine does not have them yet; returns each one's entry script. */
 function ensureTools() {

@@ -64,25 +64,24 @@ test("end() then once(session, 'close') passes under node --test with the server
   assert.doesNotMatch(result.stdout, /Promise resolution is still pending/);
 });
 
-test("a process that ends its session exits by itself, once 'close' has been emitted", async () => {
-  const result = await child(CLOSING_PEER, 'session.end();', 20000);
-  assert.equal(result.timedOut, false);
+/** The child exited by itself, with code 0, once 'close' had been emitted. */
+function assertClosedThenExited(result, timeout) {
+  assert.equal(result.timedOut, false, `still running ${timeout} ms later`);
   assert.equal(result.code, 0, result.stderr);
   assert.deepEqual(result.stdout.trim().split('\n'), ['established', 'close', 'exit']);
+}
+
+test("a process that ends its session exits by itself, once 'close' has been emitted", async () => {
+  assertClosedThenExited(await child(CLOSING_PEER, 'session.end();', 20000), 20000);
 });
 
 test('a process whose peer never closes exits within the close timeout, after close', async () => {
-  const result = await child(SILENT_PEER, 'session.end();', CLOSE_TIMEOUT + 15000);
-  assert.equal(result.timedOut, false, `still running ${CLOSE_TIMEOUT + 15000} ms later`);
-  assert.equal(result.code, 0, result.stderr);
-  assert.deepEqual(result.stdout.trim().split('\n'), ['established', 'close', 'exit']);
+  const timeout = CLOSE_TIMEOUT + 15000;
+  assertClosedThenExited(await child(SILENT_PEER, 'session.end();', timeout), timeout);
 });
 
 test('destroy() ends at once: the process exits without waiting for the peer', async () => {
-  const result = await child(SILENT_PEER, 'session.destroy();', 10000);
-  assert.equal(result.timedOut, false);
-  assert.equal(result.code, 0, result.stderr);
-  assert.deepEqual(result.stdout.trim().split('\n'), ['established', 'close', 'exit']);
+  assertClosedThenExited(await child(SILENT_PEER, 'session.destroy();', 10000), 10000);
 });
 
 test('an established session that is not ended keeps the process alive, as a socket does; nothing else does', async () => {

@@ -1,0 +1,166 @@
+'use strict';
+// A session's sockets: the listeners every socket shares and how they find
+// their session, what attach() accepts as one, binding and letting go of a
+// socket, a caller's TCP dial (and redial on a retarget or fallback), and
+// the socket's error and close.
+
+// Bound, not read through the global: see session.js.
+const { Buffer } = require('buffer');
+const net = require('net');
+const { performance } = require('perf_hooks');
+
+const native = require('./native');
+const { State, NO_BACKLOG, written } = require('./constants');
+
+const { table, MAX_CONTROL_FRAME } = native;
+
+// Socket listeners are shared functions: `this` is the socket, and the
+// socket points back at its session. No closures per session.
+const kSession = Symbol('netbios-session');
+
+/** The session `socket` belongs to, if it is still that session's current socket. */
+function sessionOf(socket) {
+  const session = socket[kSession];
+  return session !== undefined && session._socket === socket ? session : null;
+}
+
+// One function per event rather than one made by a factory: a shared
+// `session[method]()` call site would see every method name and go
+// megamorphic.
+function onSocketConnect() {
+  const session = sessionOf(this);
+  if (session !== null) session._onSocketConnect();
+}
+
+function onSocketData(chunk) {
+  const session = sessionOf(this);
+  if (session !== null) session._onData(chunk);
+}
+
+function onSocketEnd() {
+  const session = sessionOf(this);
+  if (session !== null) session._onEnd();
+}
+
+function onSocketError(error) {
+  const session = sessionOf(this);
+  if (session !== null) session._onSocketError(error);
+}
+
+function onSocketClose() {
+  const session = sessionOf(this);
+  if (session !== null) session._onSocketClose();
+}
+
+function onSocketDrain() {
+  const session = sessionOf(this);
+  if (session !== null) session._onDrain();
+}
+function ignore() {}
+
+const SOCKET_LISTENERS = [
+  ['data', onSocketData],
+  ['end', onSocketEnd],
+  ['error', onSocketError],
+  ['close', onSocketClose],
+];
+
+function isDuplex(stream) {
+  return (
+    stream !== null &&
+    typeof stream === 'object' &&
+    typeof stream.on === 'function' &&
+    typeof stream.write === 'function' &&
+    typeof stream.end === 'function' &&
+    typeof stream.pause === 'function' &&
+    typeof stream.resume === 'function'
+  );
+}
+
+const methods = {
+  _bindSocket(socket) {
+    this._socket = socket;
+    this._socketClosed = false;
+    this._drainListened = false;
+    socket[kSession] = this;
+    for (const [event, listener] of SOCKET_LISTENERS) socket.on(event, listener);
+  },
+
+  /** Lets go of the current socket (a caller moving to a new connection). */
+  _detachSocket() {
+    const socket = this._socket;
+    if (socket === null) return;
+    for (const [event, listener] of SOCKET_LISTENERS) socket.removeListener(event, listener);
+    socket.removeListener('drain', onSocketDrain);
+    socket.removeListener('connect', onSocketConnect);
+    socket.on('error', ignore);
+    socket.destroy();
+    socket[kSession] = undefined;
+    this._socket = null;
+    this._epoch++;
+    this._backlog = NO_BACKLOG;
+    this._parts = null;
+  },
+
+  /** Caller: opens the TCP connection of one attempt. */
+  _dial(host, port) {
+    let socket;
+    try {
+      // Given here, TCP_NODELAY is set once, as the connection completes;
+      // setNoDelay() on a connecting socket sets it twice (two syscalls).
+      socket = net.connect({ port, host, noDelay: this._noDelay });
+    } catch (error) {
+      // Bad port or host arguments throw synchronously in net.connect.
+      this._terminate(error, true);
+      return;
+    }
+    this._target = { host, port };
+    this._state = State.CONNECTING;
+    this._bindSocket(socket);
+    // A socket connects once; `on` spares the wrapper `once` makes.
+    socket.on('connect', onSocketConnect);
+  },
+
+  _onSocketConnect() {
+    if (this._state !== State.CONNECTING) return;
+    if (this._direct) {
+      this._dialDeadline = null;
+      table.start(this._native, performance.now());
+      this._establish();
+    } else {
+      // The setup deadline set in connect() covers this attempt: no timer to move.
+      this._state = State.AWAITING_RESPONSE;
+      const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
+      this._send(written(out, table.request(this._native, out)), 'SESSION REQUEST');
+    }
+  },
+
+  /** Caller: drops the current connection and starts the next attempt. */
+  _redial(host, port) {
+    this._detachSocket();
+    this._dial(host, port);
+    this._armTimer();
+  },
+
+  _onSocketError(error) {
+    if (this._terminated || this._state === State.CLOSED) return;
+    this._fail(error);
+  },
+
+  _onSocketClose() {
+    this._socketClosed = true;
+    if (this._terminated) {
+      this._maybeEmitClose();
+      return;
+    }
+    // Messages that arrived before the close but are held (paused) are still
+    // delivered; 'close' follows them.
+    if (this._backlog.length > 0 && this._native !== null && this._state === State.ESTABLISHED) {
+      this._closePending = true;
+      return;
+    }
+    this._terminate(null, false);
+  },
+};
+
+module.exports = { methods, kSession, onSocketDrain, isDuplex };

@@ -1,0 +1,318 @@
+'use strict';
+// Receiving: each chunk goes to the core, and the events it decodes become
+// 'message' events in order, held in a backlog while the session is paused
+// or waits for 'connect' or an answer. Also the socket's flow (TCP pushes
+// back while delivery is held) and the peer's end of stream.
+
+// Bound, not read through the global: see session.js.
+const { Buffer } = require('buffer');
+const process = require('process');
+const net = require('net');
+const { performance } = require('perf_hooks');
+
+const native = require('./native');
+const { codes, netbiosError } = require('./errors');
+const { TRACING, State, NO_BACKLOG } = require('./constants');
+const { toBuffer, flushBatchSoon } = require('./writing');
+
+const { table } = native;
+
+// Frame names for tracing, by event kind.
+const RECEIVED_FRAME = new Map([
+  [native.KEEP_ALIVE, 'SESSION KEEP ALIVE'],
+  [native.REQUEST, 'SESSION REQUEST'],
+  [native.POSITIVE, 'POSITIVE SESSION RESPONSE'],
+  [native.NEGATIVE, 'NEGATIVE SESSION RESPONSE'],
+  [native.RETARGET, 'RETARGET SESSION RESPONSE'],
+]);
+
+// Events array shared by all sessions: decoding a chunk allocates nothing.
+// A handler can make another session decode synchronously (in-memory pairs),
+// so a nested decode while it is in use gets an array of its own.
+const EVENT_CAPACITY = 256;
+const sharedEvents = new Uint32Array(native.PREFIX + EVENT_CAPACITY * native.EVENT_WORDS);
+let sharedEventsBusy = false;
+
+function acquireEvents() {
+  if (sharedEventsBusy) return new Uint32Array(sharedEvents.length);
+  sharedEventsBusy = true;
+  return sharedEvents;
+}
+
+function releaseEvents(events) {
+  if (events === sharedEvents) sharedEventsBusy = false;
+}
+
+function onEstablished(session) {
+  session._onEstablished();
+}
+
+function pumpAgain(session) {
+  if (!session._terminated) session._pump();
+}
+
+const methods = {
+  _onData(chunk) {
+    if (this._native === null) return;
+    const buffer = toBuffer(chunk);
+    if (buffer === null || buffer.length === 0) return;
+    const item = { chunk: buffer, offset: 0, events: null, index: 0, epoch: this._epoch };
+    if (this._backlog === NO_BACKLOG) this._backlog = [item];
+    else this._backlog.push(item);
+    this._pump();
+  },
+
+  _onEnd() {
+    if (this._state === State.AWAITING_DECISION) {
+      // Whatever came behind the request, the answer can no longer matter.
+      this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before the SESSION REQUEST was answered'));
+      return;
+    }
+    if (this._backlog.length > 0) {
+      this._endPending = true;
+      return;
+    }
+    this._finishEnd();
+  },
+
+  /** The peer ended its stream and everything before the end was delivered. */
+  _finishEnd() {
+    if (this._terminated) return;
+    if (this._native !== null) {
+      const truncated = table.endOfInput(this._native);
+      if (truncated !== null) {
+        this._fail(netbiosError(codes.PROTOCOL, truncated));
+        return;
+      }
+    }
+    switch (this._state) {
+      case State.CONNECTING:
+      case State.AWAITING_RESPONSE:
+        this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before the session response arrived'));
+        return;
+      case State.AWAITING_REQUEST:
+        this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before a SESSION REQUEST arrived'));
+        return;
+      default:
+        this._emit('end');
+        this._closeAfterPeerEnd();
+    }
+  },
+
+  /**
+   * The peer ended an established session, and the socket takes no more
+   * writes (a TCP socket that is not half-open). Node would end it on the
+   * next tick and send the FIN a loop turn later; closing it now sends the
+   * FIN at once, and the peer, often already dialing its next session, is
+   * not woken for it later. Only when nothing waits to be written, and only
+   * for plain TCP: a TLS socket owes its peer a close_notify, and any other
+   * stream the orderly end() it would get.
+   */
+  _closeAfterPeerEnd() {
+    const socket = this._socket;
+    if (this._state !== State.ESTABLISHED || this._terminated || socket === null || socket.destroyed) return;
+    if (!(socket instanceof net.Socket) || socket.encrypted || socket.allowHalfOpen !== false) return;
+    if (this._batch !== null || socket.writableLength > 0) return;
+    socket.destroy();
+  },
+
+  /** Pauses the socket while delivery is held, so TCP pushes back on the peer. */
+  _updateFlow() {
+    const socket = this._socket;
+    if (socket === null || this._terminated) return;
+    // Held data or a user pause stop reading; the tick until 'connect' is
+    // emitted does not (pausing costs a readStop/readStart pair per session).
+    const paused = this._paused && this._state === State.ESTABLISHED;
+    if (paused || this._backlog.length > 0) {
+      if (!socket.isPaused()) socket.pause();
+    } else if (socket.isPaused()) {
+      socket.resume();
+    }
+  },
+
+  /**
+   * Delivery is held while the user paused an established session, until
+   * 'connect' and the callback have run, and while a request awaits its
+   * answer (the core reads what was pipelined behind it only once accepted).
+   */
+  _holding() {
+    const state = this._state;
+    return (state === State.ESTABLISHED && (this._paused || this._connectPending)) || state === State.AWAITING_DECISION;
+  },
+
+  /**
+   * Decodes and delivers backlog items in order until it is empty or
+   * delivery must wait. Re-entrant calls (a handler that resumes, or data
+   * arriving synchronously from an in-memory peer) only queue.
+   */
+  _pump() {
+    if (this._pumping) return;
+    this._pumping = true;
+    let completed = false;
+    try {
+      try {
+        this._deliverBacklog();
+      } finally {
+        this._pumping = false;
+      }
+      if (this._flushAfterPump) {
+        this._flushAfterPump = false;
+        flushBatchSoon(this);
+      }
+      const drained = this._backlog.length === 0;
+      // An idle session keeps no array of its own.
+      if (drained) this._backlog = NO_BACKLOG;
+      if (drained && this._endPending) {
+        this._endPending = false;
+        this._finishEnd();
+      }
+      if (drained && this._closePending) {
+        this._closePending = false;
+        this._terminate(null, false);
+      }
+      this._updateFlow();
+      completed = true;
+    } finally {
+      // A handler threw: what waited for the end of delivery goes on the
+      // next tick instead, as it would have outside delivery.
+      if (!completed) this._afterPumpLater();
+    }
+    // Last, so that a throwing 'connect' listener finds the session consistent.
+    if (this._establishAfterPump) {
+      this._establishAfterPump = false;
+      this._onEstablished();
+    }
+  },
+
+  /** _pump's loop: decodes and delivers backlog items until it is empty or delivery must wait. */
+  _deliverBacklog() {
+    // Teardown swaps in NO_BACKLOG, so the backlog is read afresh each turn.
+    while (this._backlog.length > 0) {
+      const backlog = this._backlog;
+      if (this._native === null) {
+        this._backlog = NO_BACKLOG;
+        break;
+      }
+      const item = backlog[0];
+      // Stale items (a previous connection's) and spent ones go even while
+      // delivery is held: a spent chunk left here until 'connect' would
+      // pause and resume the socket once per session setup.
+      if (item.epoch !== this._epoch || (item.events === null && item.offset >= item.chunk.length)) {
+        backlog.shift();
+        continue;
+      }
+      if (this._holding()) break;
+      if (item.events !== null) {
+        const stop = this._deliver(item, item.events, item.index, item.events.length);
+        if (stop >= 0) {
+          item.index = stop;
+          continue;
+        }
+        item.events = null;
+        continue;
+      }
+      const events = acquireEvents();
+      try {
+        const count = table.feed(this._native, item.chunk, item.offset, events, performance.now());
+        // The core always moves forward; guard against a stuck loop anyway.
+        item.offset = count === 0 ? item.chunk.length : events[0];
+        const end = native.PREFIX + count * native.EVENT_WORDS;
+        const stop = this._deliver(item, events, native.PREFIX, end);
+        if (stop >= 0) {
+          item.events = events.slice(stop, end);
+          item.index = 0;
+        }
+      } finally {
+        releaseEvents(events);
+      }
+    }
+  },
+
+  /**
+   * Delivery ended in an exception: the flush and the 'connect' that
+   * waited for its end move to the next tick, and so does the rest of the
+   * delivery (held messages, then a pending 'end' or 'close').
+   */
+  _afterPumpLater() {
+    if (this._flushAfterPump) {
+      this._flushAfterPump = false;
+      process.nextTick(flushBatchSoon, this);
+    }
+    if (this._establishAfterPump) {
+      this._establishAfterPump = false;
+      process.nextTick(onEstablished, this);
+    }
+    process.nextTick(pumpAgain, this);
+  },
+
+  /** Handles events[start..end) of `item`; returns where it stopped, or -1 when all were handled. */
+  _deliver(item, events, start, end) {
+    for (let at = start; at < end; at += native.EVENT_WORDS) {
+      if (this._native === null || item.epoch !== this._epoch) return -1;
+      if (this._holding()) return at;
+      try {
+        this._handleEvent(item.chunk, events[at], events[at + 1], events[at + 2]);
+      } catch (error) {
+        // A throwing handler: the events after this one wait in the item,
+        // delivered once (see _afterPumpLater), neither lost nor repeated.
+        const rest = at + native.EVENT_WORDS;
+        if (events === item.events) {
+          item.index = rest;
+        } else if (rest < end) {
+          item.events = events.slice(rest, end);
+          item.index = 0;
+        }
+        throw error;
+      }
+    }
+    return -1;
+  },
+
+  _handleEvent(chunk, kind, a, b) {
+    switch (kind) {
+      case native.MESSAGE:
+        if (TRACING) this._trace('recv', 'SESSION MESSAGE', b - a);
+        this.emit('message', chunk.subarray(a, b));
+        return;
+      case native.MESSAGE_FIRST:
+        this._parts = [chunk.subarray(a, b)];
+        return;
+      case native.MESSAGE_MORE:
+        this._parts.push(chunk.subarray(a, b));
+        return;
+      case native.MESSAGE_LAST: {
+        this._parts.push(chunk.subarray(a, b));
+        const message = Buffer.concat(this._parts);
+        this._parts = null;
+        if (TRACING) this._trace('recv', 'SESSION MESSAGE', message.length);
+        this.emit('message', message);
+        return;
+      }
+      case native.PROTOCOL_ERROR:
+        this._fail(netbiosError(codes.PROTOCOL, table.takeError(this._native)));
+        return;
+      default:
+    }
+    if (TRACING) this._trace('recv', RECEIVED_FRAME.get(kind), kind === native.NEGATIVE ? 1 : kind === native.RETARGET ? 6 : 0);
+    switch (kind) {
+      case native.KEEP_ALIVE:
+        return;
+      case native.REQUEST:
+        this._onRequest();
+        return;
+      case native.POSITIVE:
+        this._establish();
+        return;
+      case native.NEGATIVE:
+        this._onNegative(a);
+        return;
+      case native.RETARGET:
+        this._onRetarget(a, b);
+        return;
+      default:
+        this._fail(netbiosError(codes.PROTOCOL, `internal error: unknown event kind ${kind}`));
+    }
+  },
+};
+
+module.exports = { methods, onEstablished, pumpAgain };

@@ -1,0 +1,153 @@
+'use strict';
+// The constructor's options: type and range checks with the errors they
+// throw, defaults, the timing and call settings sessions share, and the
+// core's check of the framing options (remembered once accepted).
+
+const native = require('./native');
+const { toName } = require('./name');
+const { codes, netbiosError } = require('./errors');
+
+const MAX_MESSAGE_LENGTH = 131071;
+const MAX_WIDE_MESSAGE_LENGTH = 16777215;
+// Longest delay setTimeout takes.
+const MAX_DURATION = 2147483647;
+
+const DEFAULTS = Object.freeze({
+  timeout: 20000, // caller setup, as Samba's client
+  requestTimeout: 30000, // RFC 1002 SSN_CLOSE_TIMEOUT
+  idleTimeout: 0,
+  keepAlive: 0,
+  maxRetargets: 4, // RFC 1002 SSN_RETRY_COUNT
+});
+
+function checkOptions(options) {
+  if (options == null) return {};
+  if (typeof options !== 'object') {
+    throw netbiosError(codes.INVALID_ARG_TYPE, `options must be an object, got ${typeof options}`, null, TypeError);
+  }
+  return options;
+}
+
+function invalidType(name, value, expected) {
+  let got = typeof value;
+  if (value === null) got = 'null';
+  else if (Array.isArray(value)) got = 'an array';
+  else if (typeof value === 'string') got = `string ${JSON.stringify(value)}`;
+  else if (typeof value !== 'object' && typeof value !== 'function') got = `${typeof value} ${String(value)}`;
+  return netbiosError(codes.INVALID_ARG_TYPE, `The "${name}" option must be ${expected}, got ${got}`, null, TypeError);
+}
+
+/** A true/false option; missing (undefined or null) means `fallback`. */
+function resolveBoolean(options, name, fallback) {
+  const value = options[name];
+  if (value == null) return fallback;
+  if (typeof value !== 'boolean') throw invalidType(name, value, 'true or false');
+  return value;
+}
+
+function outOfRange(name, value, range) {
+  return netbiosError(codes.OUT_OF_RANGE, `${name} must be ${range}, got ${String(value)}`, null, RangeError);
+}
+
+function resolveMaxMessageLength(options, direct) {
+  const value = options.maxMessageLength;
+  if (value == null) return direct ? MAX_WIDE_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH;
+  if (typeof value !== 'number') throw invalidType('maxMessageLength', value, 'a number');
+  if (!Number.isInteger(value) || value < 0 || value > MAX_WIDE_MESSAGE_LENGTH) {
+    throw outOfRange('maxMessageLength', value, `an integer from 0 to ${MAX_WIDE_MESSAGE_LENGTH}`);
+  }
+  return value;
+}
+
+/** A duration option in milliseconds; 0 turns it off. */
+function resolveDuration(options, name) {
+  const value = options[name] == null ? DEFAULTS[name] : options[name];
+  if (typeof value !== 'number') throw invalidType(name, value, 'a number of milliseconds');
+  if (!Number.isInteger(value) || value < 0 || value > MAX_DURATION) {
+    throw outOfRange(name, value, `a whole number of milliseconds from 0 (off) to ${MAX_DURATION}`);
+  }
+  return value;
+}
+
+function resolveMaxRetargets(options) {
+  const value = options.maxRetargets == null ? DEFAULTS.maxRetargets : options.maxRetargets;
+  if (typeof value !== 'number') throw invalidType('maxRetargets', value, 'a number');
+  if (!Number.isInteger(value) || value < 0 || value > 255) {
+    throw outOfRange('maxRetargets', value, 'an integer from 0 to 255');
+  }
+  return value;
+}
+
+/** The fallback names as the flat [name, suffix, scope, ...] list openCall takes, or undefined for none. */
+function resolveFallbacks(options) {
+  const value = options.calledNameFallback;
+  if (value == null || (Array.isArray(value) && value.length === 0)) return undefined;
+  if (!Array.isArray(value)) throw invalidType('calledNameFallback', value, 'an array of names');
+  return Object.freeze(value.flatMap((name, i) => nameParts(toName(name, 0x20, `calledNameFallback[${i}]`))));
+}
+
+/** The timing and call options, resolved. */
+function settingsFrom(options) {
+  // Checked in this order: the first bad option is the one reported.
+  const timeout = resolveDuration(options, 'timeout');
+  const requestTimeout = resolveDuration(options, 'requestTimeout');
+  const idleTimeout = resolveDuration(options, 'idleTimeout');
+  const keepAlive = resolveDuration(options, 'keepAlive');
+  return Object.freeze({
+    timeout,
+    requestTimeout,
+    idleTimeout,
+    keepAlive,
+    // Whether an established session can have a deadline at all.
+    timedWhenEstablished: idleTimeout > 0 || keepAlive > 0,
+    maxRetargets: resolveMaxRetargets(options),
+    fallbacks: resolveFallbacks(options),
+  });
+}
+
+const DEFAULT_SETTINGS = settingsFrom({});
+
+/** Sessions that set none of the timing and call options share one settings object. */
+function resolveSettings(options) {
+  // Named reads, not a loop over names: each named read gets its own inline
+  // cache, where one keyed read with varying keys goes megamorphic.
+  const defaults =
+    options.timeout == null &&
+    options.requestTimeout == null &&
+    options.idleTimeout == null &&
+    options.keepAlive == null &&
+    options.maxRetargets == null &&
+    options.calledNameFallback == null;
+  return defaults ? DEFAULT_SETTINGS : settingsFrom(options);
+}
+
+// Configurations the core accepted. Its check is pure, and a server makes a
+// session per connection with the same few options: no native call each.
+const acceptedConfigs = new Set();
+
+/** Throws a TypeError if the core rejects the combination of options. */
+function checkConfig(direct, legacyLengthBit, max) {
+  const key = max * 4 + (direct ? 2 : 0) + (legacyLengthBit ? 1 : 0);
+  if (acceptedConfigs.has(key)) return;
+  try {
+    native.checkConfig(direct, legacyLengthBit, max);
+  } catch (cause) {
+    throw netbiosError(codes.INVALID_ARG_VALUE, cause.message, null, TypeError);
+  }
+  if (acceptedConfigs.size < 64) acceptedConfigs.add(key);
+}
+
+/** A name as the (name, suffix, scope) arguments the binding takes. */
+function nameParts(name) {
+  return [name.name, name.suffix, name.scopeId];
+}
+
+module.exports = {
+  MAX_MESSAGE_LENGTH,
+  checkOptions,
+  resolveBoolean,
+  resolveMaxMessageLength,
+  resolveSettings,
+  checkConfig,
+  outOfRange,
+};

@@ -1,0 +1,170 @@
+'use strict';
+// Sending: small messages batched into one socket write per tick (or per
+// delivered chunk), large ones as a corked header + payload pair, control
+// frames, 'drain', and the callbacks of writes that never went out.
+
+// Bound, not read through the global: see session.js.
+const { Buffer } = require('buffer');
+const process = require('process');
+
+const { table } = require('./native');
+const { codes, netbiosError } = require('./errors');
+const { TRACING, HEADER_LENGTH } = require('./constants');
+const { onSocketDrain } = require('./connecting');
+
+// Messages up to this size are copied, header and payload, into a batch
+// buffer that goes to the socket in one write at the end of the tick (or
+// when full): many small messages, one syscall. Larger ones go out at once
+// as a corked header + payload pair (one writev, no copy).
+const BATCH_MESSAGE_LIMIT = 16 * 1024;
+// A session's first batch is small: it comes from Buffer's 8 KiB pool, and
+// a 4 KiB one made Node allocate a new pool every second message (1.5 us
+// each, measured). A batch that fills up is followed by one twice the size.
+const BATCH_MIN = 512;
+const BATCH_MAX = 64 * 1024;
+// Why a write's callback fails when its message never reached the socket.
+const SENT_TOO_LATE = 'The session closed before the message was sent';
+
+function toBuffer(chunk) {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return null;
+}
+
+function emitDrain(session) {
+  if (!session._terminated) session._emit('drain');
+}
+
+function flushBatchSoon(session) {
+  session._flushScheduled = false;
+  if (session._socket === null || session._terminated) return;
+  // A socket that closed while messages were held (the session ends once
+  // they are delivered) takes no more writes: their callbacks learn why.
+  if (session._socketClosed) session._dropBatch(netbiosError(codes.NOT_CONNECTED, SENT_TOO_LATE));
+  else session._flushBatch();
+}
+
+const methods = {
+  /** Appends one framed message to the batch; true while the caller may keep writing. */
+  _writeBatched(payload, length, callback) {
+    const need = HEADER_LENGTH + length;
+    let batch = this._batch;
+    if (batch !== null && this._batchUsed + need > batch.length) {
+      // Full: send it now and take a larger one next (this is a bulk writer).
+      this._flushBatch();
+      this._batchSize = Math.min(this._batchSize * 2, BATCH_MAX);
+      batch = null;
+    }
+    if (batch === null) {
+      batch = this._batch = Buffer.allocUnsafe(Math.max(need, this._batchSize));
+      if (!this._flushScheduled) {
+        this._flushScheduled = true;
+        // A write from a 'message' handler (an echo, a reply) goes out as
+        // soon as the chunk's messages are delivered, with the other
+        // replies to that chunk; any other waits for the end of the tick.
+        if (this._pumping) this._flushAfterPump = true;
+        else process.nextTick(flushBatchSoon, this);
+      }
+    }
+    const at = this._batchUsed;
+    // Only the length here; the core turns it into the header at flush.
+    batch.writeUInt32BE(length, at);
+    payload.copy(batch, at + HEADER_LENGTH);
+    this._batchUsed = at + need;
+    if (callback !== null) {
+      if (this._batchCallbacks === null) this._batchCallbacks = [callback];
+      else this._batchCallbacks.push(callback);
+    }
+    const socket = this._socket;
+    if (socket.writableLength + this._batchUsed < socket.writableHighWaterMark) return true;
+    // The caller will wait for 'drain': make sure one comes even if the
+    // socket takes the batch without filling up.
+    this._needDrain = true;
+    return false;
+  },
+
+  /** Writes the core's SESSION MESSAGE header for `length` into `target` at `offset`. */
+  _frame(length, target, offset) {
+    const problem = table.messageHeader(this._native, length, target, offset);
+    // Length and state were checked above; the core agreeing is an invariant.
+    if (problem !== null) throw new Error(`netbios-session internal error: ${problem}`);
+  },
+
+  /** Hands the pending batch to the socket (before any other write, to keep order). */
+  _flushBatch() {
+    const batch = this._batch;
+    if (batch === null) return;
+    const used = this._batchUsed;
+    const callbacks = this._batchCallbacks;
+    this._batch = null;
+    this._batchUsed = 0;
+    this._batchCallbacks = null;
+    const problem = table.frameBatch(this._native, batch, used);
+    // Lengths and state were checked in write(); the core agreeing is an invariant.
+    if (problem !== null) throw new Error(`netbios-session internal error: ${problem}`);
+    const bytes = used === batch.length ? batch : batch.subarray(0, used);
+    const accepted = this._socket.write(bytes, callbacks === null ? undefined : (error) => {
+      for (const callback of callbacks) callback(error);
+    });
+    if (!accepted) {
+      this._awaitDrain();
+    } else if (this._needDrain) {
+      this._needDrain = false;
+      process.nextTick(emitDrain, this);
+    }
+  },
+
+  /**
+   * Listens for the socket's 'drain', which follows a write it refused.
+   * Added on the first refusal only: most sessions never fill a socket, and
+   * each listener costs an idle session memory.
+   */
+  _awaitDrain() {
+    if (this._drainListened) return;
+    this._drainListened = true;
+    this._socket.on('drain', onSocketDrain);
+  },
+
+  /** Fails the callbacks of a batch that will never be written. */
+  _dropBatch(error) {
+    const callbacks = this._batchCallbacks;
+    this._batch = null;
+    this._batchUsed = 0;
+    this._batchCallbacks = null;
+    if (callbacks !== null) process.nextTick(() => callbacks.forEach((callback) => callback(error)));
+  },
+
+  _onDrain() {
+    this._needDrain = false;
+    this._emit('drain');
+  },
+
+  _send(bytes, frame) {
+    if (TRACING) this._trace('send', frame, bytes.length - HEADER_LENGTH);
+    this._flushBatch();
+    this._socket.write(bytes);
+  },
+
+  _writeFailed(length, callback) {
+    const error = netbiosError(
+      codes.MESSAGE_TOO_LONG,
+      `Message length [${length}] exceeds maximum [${this.MAX_MESSAGE_LENGTH}]`
+    );
+    // 0.1.6 both emitted 'error' and called back for an oversized message.
+    process.nextTick(() => {
+      this._emit('error', error);
+      if (callback) callback(error);
+    });
+    return false;
+  },
+};
+
+module.exports = {
+  methods,
+  BATCH_MESSAGE_LIMIT,
+  BATCH_MIN,
+  SENT_TOO_LATE,
+  toBuffer,
+  flushBatchSoon,
+};

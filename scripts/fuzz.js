@@ -8,7 +8,7 @@
 //
 // Environment:
 //   FUZZ_SECONDS    seconds per target (default 60)
-//   FUZZ_TARGETS    comma-separated subset of: frame,name,session,call_plan
+//   FUZZ_TARGETS    comma-separated subset of: frame,name,connection,session,call_plan
 //   FUZZ_SANITIZER  none (default, stable Rust) or address (needs nightly
 //                   flags: run with RUSTC_BOOTSTRAP=1 on a stable toolchain)
 //
@@ -21,7 +21,7 @@ const path = require('path');
 
 const crate = path.join(__dirname, '..', 'crates', 'netbios-session-core');
 const fuzzDir = path.join(crate, 'fuzz');
-const ALL = ['frame', 'name', 'session', 'call_plan'];
+const ALL = ['frame', 'name', 'connection', 'session', 'call_plan'];
 
 const seconds = Number.parseInt(process.env.FUZZ_SECONDS || '60', 10);
 if (!Number.isInteger(seconds) || seconds < 1) {

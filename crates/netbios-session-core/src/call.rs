@@ -3,14 +3,14 @@
 //! sends the caller to another address with the same request; a negative
 //! response for a name that is not there may be retried with a fallback
 //! name (`*SMBSERVER`, as Samba's and Windows' clients do). Each attempt is a
-//! fresh TCP connection with its own [`Session`]; one deadline covers them all.
+//! fresh TCP connection with its own [`Connection`]; one deadline covers them all.
 
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use crate::connection::{negative_reason, Connection, Millis};
 use crate::error::CommandError;
 use crate::name::NetbiosName;
-use crate::session::{Millis, Session};
 
 /// RFC 1002's SSN_RETRY_COUNT: how many retargets a caller follows by default.
 pub const DEFAULT_MAX_RETARGETS: u32 = 4;
@@ -33,7 +33,12 @@ pub enum CallError {
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Rejected { code } => write!(f, "The called node refused the session with code {code:#04x}"),
+            // netbios-session 0.1.6's text; users match on it.
+            Self::Rejected { code } => write!(
+                f,
+                "Connection failed with response code [{}]",
+                negative_reason(*code).unwrap_or("unknown error")
+            ),
             Self::RetargetLoop { max, addr, port } => write!(
                 f,
                 "Retargeted again, to {addr}:{port}, after following {max} retargets (maxRetargets); \
@@ -113,7 +118,7 @@ impl CallPlan {
     }
 
     /// Queues this attempt's SESSION REQUEST on a fresh caller session.
-    pub fn request(&self, session: &mut Session) -> Result<(), CommandError> {
+    pub fn request(&self, session: &mut Connection) -> Result<(), CommandError> {
         session.request(self.called(), &self.calling)
     }
 
@@ -160,7 +165,7 @@ impl CallPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Config, Event, Role};
+    use crate::connection::{Config, Event, Role};
 
     fn name(text: &str, suffix: u8) -> NetbiosName {
         NetbiosName::new(text, suffix, "").unwrap()
@@ -241,10 +246,10 @@ mod tests {
     fn the_request_names_the_current_fallback() {
         let mut plan = plan(&["*SMBSERVER"], 4);
         plan.on_negative(0x82);
-        let mut session = Session::new(Role::Caller, Config::for_role(Role::Caller)).unwrap();
+        let mut session = Connection::new(Role::Caller, Config::for_role(Role::Caller)).unwrap();
         plan.request(&mut session).unwrap();
         let bytes = session.poll_transmit().unwrap();
-        let mut called = Session::new(Role::Called, Config::for_role(Role::Called)).unwrap();
+        let mut called = Connection::new(Role::Called, Config::for_role(Role::Called)).unwrap();
         let mut pos = 0;
         assert_eq!(
             called.next_event(0, &bytes, &mut pos),

@@ -1,10 +1,13 @@
-//! The session state machine (RFC 1001 section 16.1, RFC 1002 section 4.3),
-//! sans-IO: bytes in, events out; commands in, bytes out.
+//! One TCP connection of a session: the frame-level state machine of RFC 1001
+//! section 16.1 and RFC 1002 section 4.3, sans-IO: bytes in, events out;
+//! commands in, bytes out. It knows one connection only; [`crate::Session`]
+//! drives a whole session across connections (dials, retargets, fallbacks,
+//! the setup and close deadlines) on top of it.
 //!
-//! Two ways to read. [`Session::next_event`] decodes from a caller's chunk
+//! Two ways to read. [`Connection::next_event`] decodes from a caller's chunk
 //! and reports message payloads as ranges of that chunk (nothing copied: what
-//! a binding that hands out views wants). [`Session::handle_input`] with
-//! [`Session::poll_event`] reassembles payloads into [`Bytes`] for Rust
+//! a binding that hands out views wants). [`Connection::handle_input`] with
+//! [`Connection::poll_event`] reassembles payloads into [`Bytes`] for Rust
 //! callers that want owned messages.
 
 use std::fmt;
@@ -89,11 +92,11 @@ impl fmt::Display for Phase {
 pub type Millis = u64;
 
 /// Deadlines and intervals, all off by default. The I/O layer asks
-/// [`Session::poll_timeout`] when to call [`Session::handle_timeout`].
+/// [`Connection::poll_timeout`] when to call [`Connection::handle_timeout`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timers {
     /// Called node: a complete SESSION REQUEST must arrive this long after
-    /// [`Session::start`]; bytes trickling in do not extend it.
+    /// [`Connection::start`]; bytes trickling in do not extend it.
     pub request_timeout: Option<Millis>,
     /// Established: fail when no complete frame arrives for this long.
     pub idle_timeout: Option<Millis>,
@@ -124,7 +127,7 @@ impl fmt::Display for Timeout {
     }
 }
 
-/// Session options.
+/// Connection options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Speak netbios-session 0.1.6's length bit (0x80) instead of RFC 1002's (0x01).
@@ -155,6 +158,12 @@ pub enum ConfigError {
     MaxMessageLength(u32),
     LegacyWithWideLength(u32),
     LegacyWithDirect,
+    /// A port to dial outside 1 to 65535.
+    Port(u32),
+    /// A call without a name to call.
+    NoCalledName,
+    /// A keep-alive interval of 0 ms, which would never pause.
+    ZeroKeepAlive,
 }
 
 impl fmt::Display for ConfigError {
@@ -169,13 +178,18 @@ impl fmt::Display for ConfigError {
                  expected at most {MAX_NETBIOS_LENGTH}"
             ),
             Self::LegacyWithDirect => f.write_str("legacyLengthBit has no meaning in direct mode; expected one or the other"),
+            Self::Port(port) => write!(f, "port {port} is out of range; expected 1 to 65535"),
+            Self::NoCalledName => f.write_str("a call needs a called name"),
+            Self::ZeroKeepAlive => f.write_str(
+                "a keep-alive interval of 0 ms would never pause; expected at least 1 ms, or none",
+            ),
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
 
-/// What [`Session::next_event`] decoded.
+/// What [`Connection::next_event`] decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// Called: the peer asks for a session. Answer with accept, reject or retarget.
@@ -203,7 +217,7 @@ pub enum Event {
     Error(ProtocolError),
 }
 
-/// What [`Session::poll_event`] returns: events with owned message payloads.
+/// What [`Connection::poll_event`] returns: events with owned message payloads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Received {
     Request {
@@ -265,9 +279,9 @@ const NEXT_HEADER: ReadState = ReadState::Header {
     filled: 0,
 };
 
-/// One NetBIOS session (or one SMB direct-TCP connection), without I/O.
+/// One connection of a NetBIOS session (or one SMB direct-TCP connection), without I/O.
 #[derive(Debug)]
-pub struct Session {
+pub struct Connection {
     role: Role,
     phase: Phase,
     read: ReadState,
@@ -297,9 +311,12 @@ struct OwnedInput {
     assembly: BytesMut,
 }
 
-impl Session {
+impl Connection {
     pub fn new(role: Role, config: Config) -> Result<Self, ConfigError> {
         let max = config.max_message_length;
+        if config.timers.keep_alive == Some(0) {
+            return Err(ConfigError::ZeroKeepAlive);
+        }
         if max > MAX_WIDE_LENGTH {
             return Err(ConfigError::MaxMessageLength(max));
         }

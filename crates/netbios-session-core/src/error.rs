@@ -1,11 +1,13 @@
-//! Errors: what the peer sent that breaks the protocol, and commands the
-//! session cannot carry out in its current state.
+//! Errors: what the peer sent that breaks the protocol, what ends a session,
+//! and commands a session cannot carry out in its current state.
 
 use std::fmt;
 
+use crate::call::CallError;
+use crate::connection::{Millis, Phase, Timeout};
 use crate::frame::FrameType;
 use crate::name::NameError;
-use crate::session::Phase;
+use crate::session::{Dial, State};
 
 /// The peer broke the protocol. The session is finished: close the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,8 +107,10 @@ impl std::error::Error for ProtocolError {}
 /// A command the session cannot carry out. Nothing was queued for sending.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommandError {
-    /// The command is not valid in the current phase.
+    /// The command is not valid in the connection's current phase.
     WrongPhase { command: &'static str, phase: Phase },
+    /// The command is not valid in the session's current state.
+    WrongState { command: &'static str, state: State },
     /// A message longer than the session's limit.
     MessageTooLong { length: usize, max: u32 },
 }
@@ -117,6 +121,9 @@ impl fmt::Display for CommandError {
             Self::WrongPhase { command, phase } => {
                 write!(f, "Cannot {command} while {}", phase.describe())
             }
+            Self::WrongState { command, state } => {
+                write!(f, "Cannot {command} while {}", state.describe())
+            }
             // netbios-session 0.1.6's exact text.
             Self::MessageTooLong { length, max } => {
                 write!(f, "Message length [{length}] exceeds maximum [{max}]")
@@ -126,3 +133,65 @@ impl fmt::Display for CommandError {
 }
 
 impl std::error::Error for CommandError {}
+
+/// Why a session failed. The driver closes the connection and reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionError {
+    /// The peer broke the protocol.
+    Protocol(ProtocolError),
+    /// The peer ended its stream before the session was established (or,
+    /// called node, before its request was answered).
+    EndedEarly { state: State },
+    /// The call failed: refused, retargeted too often, or out of time.
+    Call(CallError),
+    /// A called node's request or an established session's idle deadline passed.
+    Timeout(Timeout),
+    /// Direct mode: the TCP connection was not made in time.
+    DialTimeout { to: Dial, after: Millis },
+}
+
+/// The kinds of [`SessionError`], one per error code a driver reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    Protocol,
+    Rejected,
+    RetargetLoop,
+    Timeout,
+}
+
+impl SessionError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Protocol(_) | Self::EndedEarly { .. } => ErrorKind::Protocol,
+            Self::Call(CallError::Rejected { .. }) => ErrorKind::Rejected,
+            Self::Call(CallError::RetargetLoop { .. }) => ErrorKind::RetargetLoop,
+            Self::Call(CallError::Timeout { .. }) | Self::Timeout(_) | Self::DialTimeout { .. } => {
+                ErrorKind::Timeout
+            }
+        }
+    }
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Protocol(error) => error.fmt(f),
+            Self::EndedEarly { state } => {
+                let before = match state {
+                    State::AwaitingRequest => "before a SESSION REQUEST arrived",
+                    State::AwaitingDecision => "before the SESSION REQUEST was answered",
+                    _ => "before the session response arrived",
+                };
+                write!(f, "Connection ended by the peer {before}")
+            }
+            Self::Call(error) => error.fmt(f),
+            Self::Timeout(timeout) => timeout.fmt(f),
+            Self::DialTimeout { to, after } => write!(
+                f,
+                "TCP connection to {to} did not complete within {after} ms (timeout)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}

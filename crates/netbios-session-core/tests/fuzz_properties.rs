@@ -10,7 +10,7 @@ mod harness;
 
 use std::path::Path;
 
-use harness::{NameSpec, Op, Prologue, RoleSpec, Segment, SessionInput};
+use harness::{ConnectionInput, NameSpec, Op, Prologue, RoleSpec, Segment};
 
 #[global_allocator]
 static ALLOCATOR: harness::alloc::Counting = harness::alloc::Counting;
@@ -167,9 +167,9 @@ impl Rng {
         }
     }
 
-    fn session_input(&mut self) -> SessionInput {
+    fn connection_input(&mut self) -> ConnectionInput {
         let timer = |rng: &mut Self| (rng.below(2) == 0).then(|| rng.below(500) as u16);
-        SessionInput {
+        ConnectionInput {
             role: [RoleSpec::Caller, RoleSpec::Called, RoleSpec::Direct][self.below(3) as usize],
             prologue: [
                 Prologue::Fresh,
@@ -263,26 +263,31 @@ fn name_properties() {
 }
 
 #[test]
-fn session_properties() {
-    run("session", 8192, harness::check_session);
+fn connection_properties() {
+    run("connection", 8192, harness::check_connection);
 }
 
 #[test]
-fn session_conversations() {
+fn connection_conversations() {
     assert!(harness::alloc::installed());
     harness::stats::enable();
-    let mut rng = Rng(seed("session_conversations"));
+    let mut rng = Rng(seed("connection_conversations"));
     for case in 0..cases() {
-        let input = rng.session_input();
+        let input = rng.connection_input();
         if std::env::var_os("FUZZ_VERBOSE").is_some() {
             eprintln!("conversation {case}: {input:?}");
         }
-        harness::run_session(&input);
+        harness::run_connection(&input);
     }
-    eprintln!("session_conversations: {} structured inputs", cases());
+    eprintln!("connection_conversations: {} structured inputs", cases());
     for (what, n) in harness::stats::take() {
         eprintln!("  {what}: {n}");
     }
+}
+
+#[test]
+fn session_properties() {
+    run("session", 2048, harness::session::check_session);
 }
 
 #[test]

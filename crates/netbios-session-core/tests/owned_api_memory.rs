@@ -9,7 +9,7 @@
 
 mod harness;
 
-use netbios_session_core::{Config, Received, Role, Session};
+use netbios_session_core::{Config, Connection, Received, Role};
 
 #[global_allocator]
 static ALLOCATOR: harness::alloc::Counting = harness::alloc::Counting;
@@ -17,7 +17,7 @@ static ALLOCATOR: harness::alloc::Counting = harness::alloc::Counting;
 /// Heap a direct session holds after `handle_input(chunk)` and draining every event.
 fn retained_after(chunk: &[u8]) -> (isize, usize) {
     let before = harness::alloc::live();
-    let mut session = Session::new(Role::Direct, Config::for_role(Role::Direct)).unwrap();
+    let mut session = Connection::new(Role::Direct, Config::for_role(Role::Direct)).unwrap();
     session.handle_input(0, chunk);
     let mut events = 0;
     while let Some(event) = session.poll_event() {
@@ -54,7 +54,7 @@ fn owned_api_holds_at_most_the_input_plus_a_constant() {
     );
 }
 
-/// Regression (fuzz target `session`, tests/regressions/session/owned-api-keeps-64k):
+/// Regression (fuzz target `connection`, tests/regressions/connection/owned-api-keeps-64k):
 /// a session that failed on a deadline kept the message it was assembling.
 #[test]
 fn a_session_failed_by_a_deadline_lets_go_of_its_partial_message() {
@@ -66,7 +66,7 @@ fn a_session_failed_by_a_deadline_lets_go_of_its_partial_message() {
         },
         ..Config::for_role(Role::Direct)
     };
-    let mut session = Session::new(Role::Direct, config).unwrap();
+    let mut session = Connection::new(Role::Direct, config).unwrap();
     session.start(0);
     let before = harness::alloc::live();
     // A 1 MiB message of which 60 KiB arrive, in pieces the API assembles.

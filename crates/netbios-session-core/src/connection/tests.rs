@@ -4,12 +4,12 @@ fn name(text: &str, suffix: u8) -> NetbiosName {
     NetbiosName::new(text, suffix, "").unwrap()
 }
 
-fn session(role: Role) -> Session {
-    Session::new(role, Config::for_role(role)).unwrap()
+fn session(role: Role) -> Connection {
+    Connection::new(role, Config::for_role(role)).unwrap()
 }
 
-fn with_max(role: Role, max: u32) -> Session {
-    Session::new(
+fn with_max(role: Role, max: u32) -> Connection {
+    Connection::new(
         role,
         Config {
             legacy_length_bit: false,
@@ -20,12 +20,12 @@ fn with_max(role: Role, max: u32) -> Session {
     .unwrap()
 }
 
-fn feed(session: &mut Session, data: &[u8]) -> Vec<Received> {
+fn feed(session: &mut Connection, data: &[u8]) -> Vec<Received> {
     feed_at(session, 0, data)
 }
 
 /// Gives `data` as received at `now` and takes every event it makes.
-fn feed_at(session: &mut Session, now: Millis, data: &[u8]) -> Vec<Received> {
+fn feed_at(session: &mut Connection, now: Millis, data: &[u8]) -> Vec<Received> {
     session.handle_input(now, data);
     std::iter::from_fn(|| session.poll_event()).collect()
 }
@@ -36,7 +36,7 @@ fn request_bytes(called: &NetbiosName, calling: &NetbiosName) -> Vec<u8> {
     caller.poll_transmit().unwrap().to_vec()
 }
 
-fn established_called() -> Session {
+fn established_called() -> Connection {
     let mut called = session(Role::Called);
     feed(
         &mut called,
@@ -47,7 +47,7 @@ fn established_called() -> Session {
     called
 }
 
-fn awaiting_response() -> Session {
+fn awaiting_response() -> Connection {
     let mut caller = session(Role::Caller);
     caller.request(&name("DST", 0x20), &name("SRC", 0)).unwrap();
     caller.poll_transmit();
@@ -167,7 +167,7 @@ fn positive_response_with_names_is_tolerated() {
 
 #[test]
 fn not_netbios_vectors_fail_the_session() {
-    let cases: [(Session, &[u8]); 4] = [
+    let cases: [(Connection, &[u8]); 4] = [
         (session(Role::Called), &[0x00, 0x80, 0x00, 0x10]),
         (established_called(), &[0x86, 0x00, 0x00, 0x00]),
         (awaiting_response(), &[0x83, 0x00, 0x00, 0x00]),
@@ -334,7 +334,7 @@ fn message_length_limits_per_mode() {
 
 #[test]
 fn legacy_length_bit_speaks_0x80() {
-    let mut legacy = Session::new(
+    let mut legacy = Connection::new(
         Role::Direct,
         Config {
             legacy_length_bit: true,
@@ -343,7 +343,7 @@ fn legacy_length_bit_speaks_0x80() {
         },
     );
     assert_eq!(legacy.unwrap_err(), ConfigError::LegacyWithDirect);
-    legacy = Session::new(
+    legacy = Connection::new(
         Role::Called,
         Config {
             legacy_length_bit: true,
@@ -360,7 +360,7 @@ fn legacy_length_bit_speaks_0x80() {
     let events = feed(&mut s, &data);
     assert_eq!(events, [Received::Message(Bytes::from(vec![7u8; 65536]))]);
     assert_eq!(
-        Session::new(
+        Connection::new(
             Role::Caller,
             Config {
                 legacy_length_bit: true,
@@ -545,10 +545,10 @@ fn every_split_point_gives_identical_events() {
     assert_eq!(events_for_split(&bytes, &cuts), whole);
 }
 
-fn timed(role: Role, timers: Timers) -> Session {
+fn timed(role: Role, timers: Timers) -> Connection {
     let mut config = Config::for_role(role);
     config.timers = timers;
-    Session::new(role, config).unwrap()
+    Connection::new(role, config).unwrap()
 }
 
 #[test]

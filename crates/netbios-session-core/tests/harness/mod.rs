@@ -24,13 +24,15 @@
 //!   what `next_event` does, and deadlines follow the README's rules.
 #![allow(dead_code)]
 
+pub mod session;
+
 use std::net::Ipv4Addr;
 
 use arbitrary::{Arbitrary, Unstructured};
 use netbios_session_core::{
-    CallError, CallPlan, Config, Event, FrameType, Header, LengthEncoding, Millis, NetbiosName,
-    Next, Phase, ProtocolError, Received, Role, Session, Timeout, Timers, HEADER_LEN,
-    MAX_NETBIOS_LENGTH, MAX_WIDE_LENGTH,
+    CallError, CallPlan, Config, Connection, ConnectionEvent as Event, FrameType, Header,
+    LengthEncoding, Millis, NetbiosName, Next, Phase, ProtocolError, Received, Role, Timeout,
+    Timers, HEADER_LEN, MAX_NETBIOS_LENGTH, MAX_WIDE_LENGTH,
 };
 
 /// Heap a session may keep between calls (`next_event` API): a control
@@ -379,7 +381,7 @@ pub enum Prologue {
 }
 
 #[derive(Arbitrary, Clone, Debug)]
-pub struct SessionInput {
+pub struct ConnectionInput {
     pub role: RoleSpec,
     pub prologue: Prologue,
     pub legacy: bool,
@@ -391,7 +393,7 @@ pub struct SessionInput {
     pub ops: Vec<Op>,
 }
 
-impl SessionInput {
+impl ConnectionInput {
     fn role(&self) -> Role {
         match self.role {
             RoleSpec::Caller => Role::Caller,
@@ -452,7 +454,7 @@ impl SessionInput {
             3 => MAX_NETBIOS_LENGTH,
             4 => MAX_NETBIOS_LENGTH + 1,
             5 => MAX_WIDE_LENGTH,
-            // Also past the 24-bit limit, which Session::new must refuse.
+            // Also past the 24-bit limit, which Connection::new must refuse.
             _ => self.max >> 7,
         };
         config.timers = Timers {
@@ -600,7 +602,7 @@ fn parts(name: &NetbiosName) -> NameParts {
 }
 
 // ---------------------------------------------------------------------------
-// Session: driven by arbitrary bytes and commands
+// Connection: driven by arbitrary bytes and commands
 
 /// The README's deadline rules, kept beside the session to compare with.
 #[derive(Debug, Default)]
@@ -711,9 +713,9 @@ struct Driver {
     config: Config,
     encoding: LengthEncoding,
     /// Decodes with `next_event`, as the napi binding does.
-    zero_copy: Session,
+    zero_copy: Connection,
     /// Decodes with `handle_input`/`poll_event`; must report the same.
-    owned: Session,
+    owned: Connection,
     now: Millis,
     timers: TimerModel,
     transcript: Transcript,
@@ -731,9 +733,9 @@ struct Driver {
 /// Runs `run` on `session` under the meter; adds what the session kept to
 /// `heap` and returns the result and the call's peak.
 fn on_session<R: Clone>(
-    session: &mut Session,
+    session: &mut Connection,
     heap: &mut isize,
-    run: impl FnOnce(&mut Session) -> R,
+    run: impl FnOnce(&mut Connection) -> R,
 ) -> (R, isize) {
     let metered = meter(|| run(session));
     let result = metered.result.clone();
@@ -744,7 +746,7 @@ fn on_session<R: Clone>(
 
 impl Driver {
     fn new(role: Role, config: Config) -> Option<Self> {
-        let metered = meter(|| Session::new(role, config));
+        let metered = meter(|| Connection::new(role, config));
         let zero_copy = match metered.result {
             Ok(session) => session,
             Err(error) => {
@@ -752,6 +754,7 @@ impl Driver {
                 let max = config.max_message_length;
                 assert!(
                     max > MAX_WIDE_LENGTH
+                        || config.timers.keep_alive == Some(0)
                         || (config.legacy_length_bit
                             && (role == Role::Direct || max > MAX_NETBIOS_LENGTH)),
                     "{error} for {role:?} {config:?}"
@@ -759,7 +762,7 @@ impl Driver {
                 return None;
             }
         };
-        let owned = Session::new(role, config).unwrap();
+        let owned = Connection::new(role, config).unwrap();
         assert!(metered.grew <= RETAIN_LIMIT);
         let mut timers = TimerModel {
             timers: config.timers,
@@ -797,7 +800,7 @@ impl Driver {
     /// Runs a command on both sessions: the same result from each.
     fn both<R: Clone + PartialEq + std::fmt::Debug>(
         &mut self,
-        run: impl Fn(&mut Session) -> R,
+        run: impl Fn(&mut Connection) -> R,
     ) -> R {
         let (result, peak) = on_session(&mut self.zero_copy, &mut self.zero_copy_heap, &run);
         assert!(peak <= CALL_PEAK_LIMIT, "a command took {peak} heap bytes");
@@ -1005,7 +1008,7 @@ impl Driver {
             "request: called name first"
         );
         // What we send, a called node reads back as the same names.
-        let mut peer = Session::new(Role::Called, Config::for_role(Role::Called)).unwrap();
+        let mut peer = Connection::new(Role::Called, Config::for_role(Role::Called)).unwrap();
         let mut pos = 0;
         assert_eq!(
             peer.next_event(0, &sent, &mut pos),
@@ -1366,7 +1369,7 @@ impl Driver {
 }
 
 /// Runs one session input: commands and bytes in the order given.
-pub fn run_session(input: &SessionInput) {
+pub fn run_connection(input: &ConnectionInput) {
     let Some(mut driver) = Driver::new(input.role(), input.config()) else {
         return;
     };
@@ -1378,12 +1381,12 @@ pub fn run_session(input: &SessionInput) {
     driver.finish();
 }
 
-/// Fuzz target `session`: any role and options, any commands at any time,
+/// Fuzz target `connection`: any role and options, any commands at any time,
 /// any bytes cut anywhere.
-pub fn check_session(data: &[u8]) {
+pub fn check_connection(data: &[u8]) {
     let u = Unstructured::new(data);
-    if let Ok(input) = SessionInput::arbitrary_take_rest(u) {
-        run_session(&input);
+    if let Ok(input) = ConnectionInput::arbitrary_take_rest(u) {
+        run_connection(&input);
     }
 }
 
@@ -1429,7 +1432,7 @@ pub fn check_frame(data: &[u8]) {
     let mut segments = segments;
     segments.push(Segment::Raw(u.take_rest().to_vec()));
     let ops = vec![Op::Feed { segments, cuts }, Op::EndOfInput];
-    run_session(&SessionInput {
+    run_connection(&ConnectionInput {
         role,
         prologue: Prologue::Established,
         legacy,
@@ -1540,7 +1543,7 @@ pub fn check_name(data: &[u8]) {
     if (68..=510).contains(&data.len()) {
         let mut frame = control(FrameType::SessionRequest, data);
         frame[2..4].copy_from_slice(&(data.len() as u16).to_be_bytes());
-        let mut session = Session::new(Role::Called, Config::for_role(Role::Called)).unwrap();
+        let mut session = Connection::new(Role::Called, Config::for_role(Role::Called)).unwrap();
         let mut pos = 0;
         let event = session.next_event(0, &frame, &mut pos);
         match (reference_request(data), event) {
@@ -1695,7 +1698,7 @@ pub fn check_call_plan(data: &[u8]) {
             }
             PlanOp::Request => {
                 let mut session =
-                    Session::new(Role::Caller, Config::for_role(Role::Caller)).unwrap();
+                    Connection::new(Role::Caller, Config::for_role(Role::Caller)).unwrap();
                 plan.request(&mut session).unwrap();
                 let mut trailer = encode_name(&names[current]);
                 trailer.extend(encode_name(&calling));

@@ -4,15 +4,11 @@
 // socket, a caller's TCP dial (and redial on a retarget or fallback), and
 // the socket's error and close.
 
-// Bound, not read through the global: see session.js.
-const { Buffer } = require('buffer');
 const net = require('net');
 const { performance } = require('perf_hooks');
 
-const native = require('./native');
-const { State, NO_BACKLOG, written } = require('./constants');
-
-const { table, MAX_CONTROL_FRAME } = native;
+const { table } = require('./native');
+const { State, SENT, NO_BACKLOG } = require('./constants');
 
 // Socket listeners are shared functions: `this` is the socket, and the
 // socket points back at its session. No closures per session.
@@ -102,8 +98,9 @@ const methods = {
     this._parts = null;
   },
 
-  /** Caller: opens the TCP connection of one attempt. */
-  _dial(host, port) {
+  /** Caller: opens the TCP connection the core asks for (its first, or the next after a retarget or fallback). */
+  _dialNext() {
+    const { host, port } = table.takeDial(this._native);
     let socket;
     try {
       // Given here, TCP_NODELAY is set once, as the connection completes;
@@ -114,36 +111,30 @@ const methods = {
       this._terminate(error, true);
       return;
     }
-    this._target = { host, port };
-    this._state = State.CONNECTING;
     this._bindSocket(socket);
     // A socket connects once; `on` spares the wrapper `once` makes.
     socket.on('connect', onSocketConnect);
-  },
-
-  _onSocketConnect() {
-    if (this._state !== State.CONNECTING) return;
-    if (this._direct) {
-      this._dialDeadline = null;
-      table.start(this._native, performance.now());
-      this._establish();
-    } else {
-      // The setup deadline set in connect() covers this attempt: no timer to move.
-      this._state = State.AWAITING_RESPONSE;
-      const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
-      this._send(written(out, table.request(this._native, out)), 'SESSION REQUEST');
-    }
-  },
-
-  /** Caller: drops the current connection and starts the next attempt. */
-  _redial(host, port) {
-    this._detachSocket();
-    this._dial(host, port);
     this._armTimer();
   },
 
+  _onSocketConnect() {
+    if (this._state !== State.DIALING || this._native === null) return;
+    // A direct caller is established now; a NetBIOS caller sends its request
+    // (the setup deadline covers this attempt: no timer to move).
+    this._state = table.connected(this._native, performance.now());
+    if (this._state === State.ESTABLISHED) this._establish();
+    else this._sendQueued(SENT.REQUEST);
+  },
+
+  /** Caller: drops the current connection and dials the next one the core chose. */
+  _redial() {
+    this._detachSocket();
+    this._dialNext();
+  },
+
   _onSocketError(error) {
-    if (this._terminated || this._state === State.CLOSED) return;
+    // After an answer that closes, the peer's reset is no failure.
+    if (this._terminated || this._state === State.ANSWERED) return;
     this._fail(error);
   },
 
@@ -155,7 +146,8 @@ const methods = {
     }
     // Messages that arrived before the close but are held (paused) are still
     // delivered; 'close' follows them.
-    if (this._backlog.length > 0 && this._native !== null && this._state === State.ESTABLISHED) {
+    const state = this._state;
+    if (this._backlog.length > 0 && this._native !== null && (state === State.ESTABLISHED || state === State.ENDING)) {
       this._closePending = true;
       return;
     }

@@ -5,21 +5,33 @@
 
 const util = require('util');
 
+const native = require('./native');
+
 const debug = util.debuglog('netbios-session');
 // Node reads NODE_DEBUG once, at startup: read the answer once too, not
 // through the `enabled` getter on every frame.
 const TRACING = debug.enabled;
 
-const HEADER_LENGTH = 4;
+const { HEADER_LENGTH } = native;
 
-const State = Object.freeze({
-  IDLE: 'idle',
-  CONNECTING: 'connecting', // caller: TCP connect under way
-  AWAITING_RESPONSE: 'awaiting-response', // caller: request sent
-  AWAITING_REQUEST: 'awaiting-request', // called: attached, no request yet
-  AWAITING_DECISION: 'awaiting-decision', // called: request handed to the user
-  ESTABLISHED: 'established',
-  CLOSED: 'closed',
+// A session's state: the core's (the numbers of its State, which every
+// native call that changes it returns and every event implies), and IDLE
+// before attach() or connect() made one. After teardown it is CLOSED.
+const State = Object.freeze({ IDLE: -1, ...native.states });
+
+// State names for tracing, by number: AWAITING_RESPONSE is 'awaiting-response'.
+const STATE_NAMES = Object.freeze(
+  Object.fromEntries(Object.entries(State).map(([name, number]) => [number, name.toLowerCase().replace(/_/g, '-')]))
+);
+// Frame names for tracing, by event kind and for what the session sends.
+const { frames: FRAMES } = native;
+const { events } = native;
+const SENT = Object.freeze({
+  REQUEST: FRAMES[events.REQUEST],
+  POSITIVE: FRAMES[events.ESTABLISHED],
+  CLOSING_ANSWER: `${FRAMES[events.FALLBACK]} or ${FRAMES[events.RETARGET]}`,
+  KEEP_ALIVE: FRAMES[events.KEEP_ALIVE],
+  MESSAGE: FRAMES[events.MESSAGE],
 });
 
 // The backlog of every session with nothing held: never written to.
@@ -30,4 +42,4 @@ function written(out, length) {
   return length === out.length ? out : out.subarray(0, length);
 }
 
-module.exports = { debug, TRACING, HEADER_LENGTH, State, NO_BACKLOG, written };
+module.exports = { debug, TRACING, HEADER_LENGTH, State, STATE_NAMES, FRAMES, SENT, NO_BACKLOG, written };

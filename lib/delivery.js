@@ -12,25 +12,18 @@ const { performance } = require('perf_hooks');
 
 const native = require('./native');
 const { codes, netbiosError } = require('./errors');
-const { TRACING, State, NO_BACKLOG } = require('./constants');
+const { TRACING, State, FRAMES, NO_BACKLOG } = require('./constants');
 const { toBuffer, flushBatchSoon } = require('./writing');
 
-const { table } = native;
+const { table, events: kinds, PREFIX, EVENT_WORDS } = native;
+const { MESSAGE, MESSAGE_FIRST, MESSAGE_MORE, MESSAGE_LAST, KEEP_ALIVE, REQUEST, ESTABLISHED, FALLBACK, RETARGET, FAILED } = kinds;
 
-// Frame names for tracing, by event kind.
-const RECEIVED_FRAME = new Map([
-  [native.KEEP_ALIVE, 'SESSION KEEP ALIVE'],
-  [native.REQUEST, 'SESSION REQUEST'],
-  [native.POSITIVE, 'POSITIVE SESSION RESPONSE'],
-  [native.NEGATIVE, 'NEGATIVE SESSION RESPONSE'],
-  [native.RETARGET, 'RETARGET SESSION RESPONSE'],
-]);
 
 // Events array shared by all sessions: decoding a chunk allocates nothing.
 // A handler can make another session decode synchronously (in-memory pairs),
 // so a nested decode while it is in use gets an array of its own.
 const EVENT_CAPACITY = 256;
-const sharedEvents = new Uint32Array(native.PREFIX + EVENT_CAPACITY * native.EVENT_WORDS);
+const sharedEvents = new Uint32Array(PREFIX + EVENT_CAPACITY * EVENT_WORDS);
 let sharedEventsBusy = false;
 
 function acquireEvents() {
@@ -54,8 +47,11 @@ function pumpAgain(session) {
 const methods = {
   _onData(chunk) {
     if (this._native === null) return;
-    const buffer = toBuffer(chunk);
+    let buffer = toBuffer(chunk);
     if (buffer === null || buffer.length === 0) return;
+    // The core reads a chunk while JS waits; memory another thread may
+    // write meanwhile (a SharedArrayBuffer) is copied first (src/fast.rs).
+    if (buffer.buffer instanceof SharedArrayBuffer) buffer = Buffer.from(buffer);
     const item = { chunk: buffer, offset: 0, events: null, index: 0, epoch: this._epoch };
     if (this._backlog === NO_BACKLOG) this._backlog = [item];
     else this._backlog.push(item);
@@ -63,12 +59,9 @@ const methods = {
   },
 
   _onEnd() {
-    if (this._state === State.AWAITING_DECISION) {
-      // Whatever came behind the request, the answer can no longer matter.
-      this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before the SESSION REQUEST was answered'));
-      return;
-    }
-    if (this._backlog.length > 0) {
+    // The core hears of the end once it has read everything before it, or
+    // at once while it reads nothing (a request awaiting its answer).
+    if (this._backlog.length > 0 && this._state !== State.AWAITING_DECISION) {
       this._endPending = true;
       return;
     }
@@ -78,25 +71,15 @@ const methods = {
   /** The peer ended its stream and everything before the end was delivered. */
   _finishEnd() {
     if (this._terminated) return;
-    if (this._native !== null) {
-      const truncated = table.endOfInput(this._native);
-      if (truncated !== null) {
-        this._fail(netbiosError(codes.PROTOCOL, truncated));
-        return;
-      }
+    // The core says what the end means: a failure before establishment or
+    // inside a frame, else the peer's orderly end.
+    if (this._native !== null) this._state = table.endOfInput(this._native);
+    if (this._state === State.FAILED) {
+      this._failFromCore();
+      return;
     }
-    switch (this._state) {
-      case State.CONNECTING:
-      case State.AWAITING_RESPONSE:
-        this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before the session response arrived'));
-        return;
-      case State.AWAITING_REQUEST:
-        this._fail(netbiosError(codes.PROTOCOL, 'Connection ended by the peer before a SESSION REQUEST arrived'));
-        return;
-      default:
-        this._emit('end');
-        this._closeAfterPeerEnd();
-    }
+    this._emit('end');
+    this._closeAfterPeerEnd();
   },
 
   /**
@@ -110,7 +93,8 @@ const methods = {
    */
   _closeAfterPeerEnd() {
     const socket = this._socket;
-    if (this._state !== State.ESTABLISHED || this._terminated || socket === null || socket.destroyed) return;
+    const state = this._state;
+    if ((state !== State.ESTABLISHED && state !== State.ENDING) || this._terminated || socket === null || socket.destroyed) return;
     if (!(socket instanceof net.Socket) || socket.encrypted || socket.allowHalfOpen !== false) return;
     if (this._batch !== null || socket.writableLength > 0) return;
     socket.destroy();
@@ -122,7 +106,8 @@ const methods = {
     if (socket === null || this._terminated) return;
     // Held data or a user pause stop reading; the tick until 'connect' is
     // emitted does not (pausing costs a readStop/readStart pair per session).
-    const paused = this._paused && this._state === State.ESTABLISHED;
+    const state = this._state;
+    const paused = this._paused && (state === State.ESTABLISHED || state === State.ENDING);
     if (paused || this._backlog.length > 0) {
       if (!socket.isPaused()) socket.pause();
     } else if (socket.isPaused()) {
@@ -137,7 +122,8 @@ const methods = {
    */
   _holding() {
     const state = this._state;
-    return (state === State.ESTABLISHED && (this._paused || this._connectPending)) || state === State.AWAITING_DECISION;
+    const reading = state === State.ESTABLISHED || state === State.ENDING;
+    return (reading && (this._paused || this._connectPending)) || state === State.AWAITING_DECISION;
   },
 
   /**
@@ -216,8 +202,8 @@ const methods = {
         const count = table.feed(this._native, item.chunk, item.offset, events, performance.now());
         // The core always moves forward; guard against a stuck loop anyway.
         item.offset = count === 0 ? item.chunk.length : events[0];
-        const end = native.PREFIX + count * native.EVENT_WORDS;
-        const stop = this._deliver(item, events, native.PREFIX, end);
+        const end = PREFIX + count * EVENT_WORDS;
+        const stop = this._deliver(item, events, PREFIX, end);
         if (stop >= 0) {
           item.events = events.slice(stop, end);
           item.index = 0;
@@ -247,7 +233,7 @@ const methods = {
 
   /** Handles events[start..end) of `item`; returns where it stopped, or -1 when all were handled. */
   _deliver(item, events, start, end) {
-    for (let at = start; at < end; at += native.EVENT_WORDS) {
+    for (let at = start; at < end; at += EVENT_WORDS) {
       if (this._native === null || item.epoch !== this._epoch) return -1;
       if (this._holding()) return at;
       try {
@@ -255,7 +241,7 @@ const methods = {
       } catch (error) {
         // A throwing handler: the events after this one wait in the item,
         // delivered once (see _afterPumpLater), neither lost nor repeated.
-        const rest = at + native.EVENT_WORDS;
+        const rest = at + EVENT_WORDS;
         if (events === item.events) {
           item.index = rest;
         } else if (rest < end) {
@@ -268,49 +254,55 @@ const methods = {
     return -1;
   },
 
+  /** One event the core decoded; the state changes it implies are the core's. */
   _handleEvent(chunk, kind, a, b) {
     switch (kind) {
-      case native.MESSAGE:
-        if (TRACING) this._trace('recv', 'SESSION MESSAGE', b - a);
+      case MESSAGE:
+        if (TRACING) this._trace('recv', FRAMES[MESSAGE], b - a);
         this.emit('message', chunk.subarray(a, b));
         return;
-      case native.MESSAGE_FIRST:
+      case MESSAGE_FIRST:
         this._parts = [chunk.subarray(a, b)];
         return;
-      case native.MESSAGE_MORE:
+      case MESSAGE_MORE:
         this._parts.push(chunk.subarray(a, b));
         return;
-      case native.MESSAGE_LAST: {
+      case MESSAGE_LAST: {
         this._parts.push(chunk.subarray(a, b));
         const message = Buffer.concat(this._parts);
         this._parts = null;
-        if (TRACING) this._trace('recv', 'SESSION MESSAGE', message.length);
+        if (TRACING) this._trace('recv', FRAMES[MESSAGE], message.length);
         this.emit('message', message);
         return;
       }
-      case native.PROTOCOL_ERROR:
-        this._fail(netbiosError(codes.PROTOCOL, table.takeError(this._native)));
-        return;
       default:
     }
-    if (TRACING) this._trace('recv', RECEIVED_FRAME.get(kind), kind === native.NEGATIVE ? 1 : kind === native.RETARGET ? 6 : 0);
+    if (TRACING && kind !== FAILED) this._trace('recv', FRAMES[kind], 0);
     switch (kind) {
-      case native.KEEP_ALIVE:
+      case KEEP_ALIVE:
         return;
-      case native.REQUEST:
+      case REQUEST:
+        this._state = State.AWAITING_DECISION;
         this._onRequest();
         return;
-      case native.POSITIVE:
+      case ESTABLISHED:
+        this._state = State.ESTABLISHED;
         this._establish();
         return;
-      case native.NEGATIVE:
-        this._onNegative(a);
+      case FALLBACK:
+        this._state = State.DIALING;
+        this._onFallback();
         return;
-      case native.RETARGET:
+      case RETARGET:
+        this._state = State.DIALING;
         this._onRetarget(a, b);
         return;
+      case FAILED:
+        this._state = State.FAILED;
+        this._failFromCore();
+        return;
       default:
-        this._fail(netbiosError(codes.PROTOCOL, `internal error: unknown event kind ${kind}`));
+        this._fail(netbiosError(codes.PROTOCOL, `netbios-session internal error: unknown event kind ${kind}`));
     }
   },
 };

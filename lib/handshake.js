@@ -1,33 +1,20 @@
 'use strict';
-// The session handshake. Called side: a SESSION REQUEST handed to attach()'s
-// callback as a SessionRequest, and its answer (accept, reject, retarget).
-// Caller side: the answer to its request (positive, negative with fallback,
-// retarget). Both: becoming established and emitting 'connect'.
+// The session handshake as JS sees it; the core decides every step. Called
+// side: a SESSION REQUEST handed to attach()'s callback as a SessionRequest,
+// and sending the answer the core makes of accept, reject or retarget.
+// Caller side: the core's fallback or retarget ('fallback', 'retarget', the
+// next dial). Both: emitting 'connect' once the core says established.
 
-// Bound, not read through the global: see session.js.
-const { Buffer } = require('buffer');
 const process = require('process');
 const net = require('net');
 const { performance } = require('perf_hooks');
 
-const native = require('./native');
+const { table } = require('./native');
 const { unpackNames } = require('./name');
 const { codes, netbiosError } = require('./errors');
-const { TRACING, HEADER_LENGTH, State, NO_BACKLOG, written } = require('./constants');
+const { TRACING, HEADER_LENGTH, State, SENT, NO_BACKLOG } = require('./constants');
 const { outOfRange } = require('./options');
 const { onEstablished, pumpAgain } = require('./delivery');
-const { closing, CLOSE_TIMEOUT } = require('./timers');
-
-const { table, MAX_ANSWER_FRAME } = native;
-
-const REASON_BY_CODE = new Map();
-const CODE_BY_REASON = new Map();
-for (const { code, reason } of native.negativeReasons()) {
-  REASON_BY_CODE.set(code, reason);
-  CODE_BY_REASON.set(reason, code);
-}
-const NOT_LISTENING_ON_CALLED_NAME = CODE_BY_REASON.get('Not listening on called name');
-const UNSPECIFIED_ERROR = CODE_BY_REASON.get('Unspecified error');
 
 function ipv4(address) {
   return `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`;
@@ -73,18 +60,18 @@ class SessionRequest {
 }
 
 const methods = {
+  /** A SESSION REQUEST arrived (the state is AWAITING_DECISION). */
   _onRequest() {
-    this._state = State.AWAITING_DECISION;
     const callback = this._callback;
     this._callback = null;
     if (callback === null) {
-      // Nobody sees the request: answer without decoding its names.
-      if (this._autoAccept) this._accept();
-      else this._reject(NOT_LISTENING_ON_CALLED_NAME);
+      // Nobody sees the request: the core answers it without its names.
+      this._state = table.answerUnheard(this._native, this._autoAccept, performance.now());
+      this._afterAnswer();
       return;
     }
     this._armTimer();
-    const [callTo, callFrom] = unpackNames(table.takeRequest(this._native));
+    const [callTo, callFrom] = unpackNames(table.takeNames(this._native));
     callback(null, new SessionRequest(this, callTo, callFrom));
   },
 
@@ -92,58 +79,55 @@ const methods = {
     return this._state === State.AWAITING_DECISION && !this._terminated;
   },
 
-  // The binding answers -1 (and sends nothing) if the core has already
-  // failed; it reads nothing behind a request until it is answered, so this
-  // is only a guard.
-
   _accept() {
     if (!this._answerable()) return;
-    const out = Buffer.allocUnsafe(MAX_ANSWER_FRAME);
-    const length = table.accept(this._native, performance.now(), out);
-    if (length < 0) return;
-    this._send(written(out, length), 'POSITIVE SESSION RESPONSE');
-    this._establish();
+    this._state = table.accept(this._native, performance.now());
+    this._afterAnswer();
   },
 
+  /** `reason`: RFC 1002's text or code for the refusal; the core picks the code. */
   _reject(reason) {
     if (!this._answerable()) return;
-    let code = CODE_BY_REASON.get(reason);
-    if (code === undefined) code = REASON_BY_CODE.has(reason) ? reason : UNSPECIFIED_ERROR;
-    const out = Buffer.allocUnsafe(MAX_ANSWER_FRAME);
-    this._finishAnswer(out, table.reject(this._native, code, out), 'NEGATIVE SESSION RESPONSE');
+    const given = typeof reason === 'string' || typeof reason === 'number' ? reason : undefined;
+    this._state = table.reject(this._native, given, performance.now());
+    this._afterAnswer();
   },
 
   _retargetTo(host, port) {
     if (!this._answerable()) return;
-    const out = Buffer.allocUnsafe(MAX_ANSWER_FRAME);
-    this._finishAnswer(out, table.retargetTo(this._native, host, port, out), 'RETARGET SESSION RESPONSE');
+    this._state = table.retarget(this._native, host, port, performance.now());
+    this._afterAnswer();
   },
 
-  /** Sends a final answer (`length` bytes of `out`) and closes once it is flushed. */
-  _finishAnswer(out, length, frame) {
-    if (length < 0) return;
-    if (TRACING) this._trace('send', frame, length - HEADER_LENGTH);
-    this._state = State.CLOSED;
-    this._releaseNative();
+  /** Sends the answer the core queued: established, or closing once it is flushed. */
+  _afterAnswer() {
+    if (this._state === State.ESTABLISHED) {
+      this._sendQueued(SENT.POSITIVE);
+      this._establish();
+      return;
+    }
+    const answer = this._takeQueued();
+    if (TRACING && answer !== null) this._trace('send', SENT.CLOSING_ANSWER, answer.length - HEADER_LENGTH);
     // Whatever the caller pipelined behind its request goes with the
-    // connection: the socket reads again (and drops it) so that the peer's
-    // close is seen, and a peer that never closes is cut off.
+    // connection: the socket reads again (the core drops it) so that the
+    // peer's close is seen, and a peer that never closes is cut off at the
+    // core's close deadline.
     this._backlog = NO_BACKLOG;
     this._updateFlow();
-    this._socket.end(written(out, length));
-    // A session waits in one timer heap at a time (they share its slot).
-    this._clearTimer();
-    closing.schedule(this, performance.now() + CLOSE_TIMEOUT);
+    this._socket.end(answer);
+    // The session reads and sends nothing more: only the close deadline the
+    // core set is left. It waits in `closing`, and the native state goes now.
+    this._armTimer();
+    this._releaseNative();
   },
 
   /**
-   * Marks the session established and emits 'connect' (and the callback)
+   * Emits 'connect' (and the callback) for a session the core established,
    * asynchronously: once the chunk being delivered is done when the answer
    * came in it (or was given by an attach() callback it ran), else on the
    * next tick. Never from inside the call that established it.
    */
   _establish() {
-    this._state = State.ESTABLISHED;
     this._connectPending = true;
     this._armTimer();
     // The callback stays pending until then: a session that fails first
@@ -153,7 +137,8 @@ const methods = {
   },
 
   _onEstablished() {
-    if (this._state !== State.ESTABLISHED || this._terminated) {
+    const state = this._state;
+    if ((state !== State.ESTABLISHED && state !== State.ENDING) || this._terminated) {
       this._connectPending = false;
       return;
     }
@@ -180,30 +165,17 @@ const methods = {
     else if (this._paused) this._updateFlow();
   },
 
-  _onNegative(code) {
-    const fallback = table.negative(this._native, code);
-    if (fallback !== null) {
-      this._emit('fallback', unpackNames(fallback)[0]);
-      if (!this._terminated) this._redial(this._target.host, this._target.port);
-      return;
-    }
-    const reason = REASON_BY_CODE.get(code) || 'unknown error';
-    const error = netbiosError(codes.REJECTED, `Connection failed with response code [${reason}]`, {
-      errorCode: code,
-      reason,
-    });
-    this._fail(error);
+  /** The core moves on to a fallback name after a refusal: 'fallback', then the new connection. */
+  _onFallback() {
+    const [name] = unpackNames(table.takeNames(this._native));
+    this._emit('fallback', name);
+    if (!this._terminated) this._redial();
   },
 
+  /** The core follows a retarget: 'retarget', then the new connection. */
   _onRetarget(address, port) {
-    const host = ipv4(address);
-    const loop = table.retarget(this._native, address, port);
-    if (loop !== null) {
-      this._fail(netbiosError(codes.RETARGET_LOOP, loop, { host, port }));
-      return;
-    }
-    this._emit('retarget', { host, port });
-    if (!this._terminated) this._redial(host, port);
+    this._emit('retarget', { host: ipv4(address), port });
+    if (!this._terminated) this._redial();
   },
 };
 

@@ -1,7 +1,12 @@
 'use strict';
 // The loaded addon (lib/addon.js finds it) as the session uses it: the
-// per-session native table, and the event kinds that table.feed() writes
-// (the same numbers as src/lib.rs).
+// per-session native table, and every number it shares with the binding
+// (states, event kinds, roles, lengths, defaults), read from the binding's
+// constants() so each is defined once, in Rust (src/convert.rs, src/lib.rs).
+//
+// The table's convention (src/lib.rs): a call that changes a session
+// returns its state; a `take*` call returns what an event left for JS, or
+// null; a call JS should not have made throws.
 
 const { binding } = require('./addon').load();
 
@@ -16,20 +21,21 @@ const table = {
   openCall: fast.openCall,
   close: fast.close,
   size: binding.openCount,
-  start: binding.start,
+  state: fast.state,
   feed: fast.feed,
-  takeRequest: binding.takeRequest,
+  takeDial: binding.takeDial,
+  connected: fast.connected,
+  takeTransmit: fast.takeTransmit,
+  takeNames: binding.takeNames,
   takeError: binding.takeError,
   endOfInput: fast.endOfInput,
   pollTimeout: fast.pollTimeout,
   handleTimeout: binding.handleTimeout,
-  takeTransmit: binding.takeTransmit,
-  request: fast.request,
-  negative: binding.negative,
-  retarget: binding.retarget,
   accept: fast.accept,
   reject: binding.reject,
-  retargetTo: binding.retargetTo,
+  retarget: binding.retarget,
+  answerUnheard: binding.answerUnheard,
+  end: binding.end,
   frameBatch: fast.frameBatch,
   messageHeader: binding.messageHeader,
 };
@@ -38,25 +44,5 @@ module.exports = {
   table,
   checkName: binding.checkName,
   checkConfig: binding.checkConfig,
-  negativeReasons: binding.negativeReasons,
-  // open()'s roles.
-  ROLE_CALLED: 0,
-  ROLE_DIRECT: 1,
-  // Room for any control frame the core writes into an output buffer.
-  MAX_CONTROL_FRAME: binding.MAX_CONTROL_FRAME,
-  // Room for any answer to a request (accept, reject, retarget).
-  MAX_ANSWER_FRAME: binding.MAX_ANSWER_FRAME,
-  // Layout of the events array: [offset reached, count, then kind, a, b per event].
-  PREFIX: 2,
-  EVENT_WORDS: 3,
-  MESSAGE: 1,
-  MESSAGE_FIRST: 2,
-  MESSAGE_MORE: 3,
-  MESSAGE_LAST: 4,
-  KEEP_ALIVE: 5,
-  REQUEST: 6,
-  POSITIVE: 7,
-  NEGATIVE: 8,
-  RETARGET: 9,
-  PROTOCOL_ERROR: 10,
+  ...binding.constants(),
 };

@@ -7,17 +7,17 @@ const native = require('./native');
 const { toName } = require('./name');
 const { codes, netbiosError } = require('./errors');
 
-const MAX_MESSAGE_LENGTH = 131071;
-const MAX_WIDE_MESSAGE_LENGTH = 16777215;
+// The limits and defaults are the core's (see its session.rs and call.rs).
+const { MAX_MESSAGE_LENGTH, MAX_WIDE_MESSAGE_LENGTH } = native;
 // Longest delay setTimeout takes.
 const MAX_DURATION = 2147483647;
 
 const DEFAULTS = Object.freeze({
-  timeout: 20000, // caller setup, as Samba's client
-  requestTimeout: 30000, // RFC 1002 SSN_CLOSE_TIMEOUT
+  timeout: native.DEFAULT_TIMEOUT,
+  requestTimeout: native.DEFAULT_REQUEST_TIMEOUT,
   idleTimeout: 0,
   keepAlive: 0,
-  maxRetargets: 4, // RFC 1002 SSN_RETRY_COUNT
+  maxRetargets: native.DEFAULT_MAX_RETARGETS,
 });
 
 function checkOptions(options) {
@@ -98,8 +98,6 @@ function settingsFrom(options) {
     requestTimeout,
     idleTimeout,
     keepAlive,
-    // Whether an established session can have a deadline at all.
-    timedWhenEstablished: idleTimeout > 0 || keepAlive > 0,
     maxRetargets: resolveMaxRetargets(options),
     fallbacks: resolveFallbacks(options),
   });

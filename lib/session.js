@@ -22,7 +22,7 @@ const native = require('./native');
 const { table } = native;
 const { NetbiosName, toName, nameArgs } = require('./name');
 const { codes, netbiosError } = require('./errors');
-const { debug, TRACING, HEADER_LENGTH, State, NO_BACKLOG } = require('./constants');
+const { debug, TRACING, HEADER_LENGTH, State, STATE_NAMES, SENT, NO_BACKLOG } = require('./constants');
 const {
   MAX_MESSAGE_LENGTH,
   checkOptions,
@@ -40,9 +40,6 @@ const teardown = require('./teardown');
 
 const { isDuplex } = connecting;
 const { BATCH_MESSAGE_LIMIT, BATCH_MIN, toBuffer } = writing;
-const { closing, CLOSE_TIMEOUT } = timers;
-
-const DEFAULT_PORT = 139;
 
 // A session's listener table. EventEmitter makes each one a `{__proto__:
 // null}` literal, which V8 keeps as a hash table: 160 bytes more per idle
@@ -77,11 +74,9 @@ class NetbiosSession extends EventEmitter {
     this._state = State.IDLE;
     this._native = null; // id of this session's state in the native table, while open
     this._socket = null;
-    this._target = null; // caller: {host, port} of the current attempt
     this._callback = null; // attach()'s or connect()'s, until it is called
     this._timerDue = 0; // for deadlines/closing
     this._timerSlot = -1;
-    this._dialDeadline = null; // direct caller: TCP connect deadline
     // Received data not yet delivered: {chunk, offset, events, index, epoch}
     // items in arrival order. Non-empty only while paused or delivering;
     // the shared NO_BACKLOG otherwise.
@@ -119,18 +114,16 @@ class NetbiosSession extends EventEmitter {
     this._callback = callback;
     this._attached = true;
     const { requestTimeout, idleTimeout, keepAlive } = this._settings;
-    const role = this._direct ? native.ROLE_DIRECT : native.ROLE_CALLED;
+    const role = this._direct ? native.roles.DIRECT : native.roles.CALLED;
     const now = performance.now();
     this._native = table.open(role, this._legacyLengthBit, this.MAX_MESSAGE_LENGTH, requestTimeout, idleTimeout, keepAlive, now);
     // A socket dialed by connect() gets TCP_NODELAY through net.connect.
     if (this._noDelay && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     this._bindSocket(socket);
-    if (this._direct) {
-      this._establish();
-    } else {
-      this._state = State.AWAITING_REQUEST;
-    }
-    this._armTimer();
+    // Direct mode is established at once; a called node awaits the request.
+    this._state = table.state(this._native);
+    if (this._state === State.ESTABLISHED) this._establish();
+    else this._armTimer();
     this._updateFlow();
     return this;
   }
@@ -146,34 +139,23 @@ class NetbiosSession extends EventEmitter {
     if (this._direct && typeof callTo === 'function') callback = callTo;
     callback = typeof callback === 'function' ? callback : null;
     if (this._state !== State.IDLE || this._terminated) return this._alreadyActive('connect', callback);
-    if (typeof port !== 'number') port = DEFAULT_PORT;
+    if (typeof port !== 'number') port = native.DEFAULT_PORT;
+    // As net.connect: no host is localhost.
+    if (host == null) host = 'localhost';
     try {
-      const { timeout, requestTimeout, idleTimeout, keepAlive } = this._settings;
+      const { timeout, requestTimeout, idleTimeout, keepAlive, maxRetargets, fallbacks } = this._settings;
+      const legacy = this._legacyLengthBit;
+      const max = this.MAX_MESSAGE_LENGTH;
+      const now = performance.now();
       if (this._direct) {
-        // Started (clocks running) once TCP is up: -1.
-        this._native = table.open(native.ROLE_DIRECT, false, this.MAX_MESSAGE_LENGTH, requestTimeout, idleTimeout, keepAlive, -1);
-        if (timeout > 0) this._dialDeadline = performance.now() + timeout;
+        this._native = table.openCall(true, legacy, max, requestTimeout, idleTimeout, keepAlive, host, port, timeout, now);
       } else {
         const [calledName, calledSuffix, calledScope] = nameArgs(callTo, 0x20, 'callTo');
         const [callingName, callingSuffix, callingScope] = nameArgs(callFrom, 0x00, 'callFrom');
         try {
-          this._native = table.openCall(
-            this._legacyLengthBit,
-            this.MAX_MESSAGE_LENGTH,
-            requestTimeout,
-            idleTimeout,
-            keepAlive,
-            calledName,
-            calledSuffix,
-            calledScope,
-            callingName,
-            callingSuffix,
-            callingScope,
-            this._settings.fallbacks,
-            this._settings.maxRetargets,
-            timeout,
-            performance.now()
-          );
+          // prettier-ignore
+          this._native = table.openCall(false, legacy, max, requestTimeout, idleTimeout, keepAlive, host, port, timeout, now,
+            calledName, calledSuffix, calledScope, callingName, callingSuffix, callingScope, fallbacks, maxRetargets);
         } catch (refused) {
           // The core refused a name: toName() says which argument, and why.
           toName(callTo, 0x20, 'callTo');
@@ -183,13 +165,13 @@ class NetbiosSession extends EventEmitter {
       }
     } catch (error) {
       this._releaseNative();
-      if (!error.code) error.code = codes.INVALID_ARG_VALUE;
+      if (!error.code || !error.code.startsWith('ERR_')) error.code = codes.INVALID_ARG_VALUE;
       this._reportLater(error, callback);
       return this;
     }
     this._callback = callback;
-    this._dial(host, port);
-    this._armTimer();
+    this._state = table.state(this._native);
+    this._dialNext();
     return this;
   }
 
@@ -199,7 +181,7 @@ class NetbiosSession extends EventEmitter {
    */
   write(message, callback) {
     callback = typeof callback === 'function' ? callback : null;
-    if (this._state !== State.ESTABLISHED || this._ending) {
+    if (this._state !== State.ESTABLISHED) {
       if (this._terminated) {
         // As on a destroyed Node stream: the callback learns it, nothing
         // is emitted (a reply racing the peer's close is no mistake).
@@ -208,7 +190,7 @@ class NetbiosSession extends EventEmitter {
         if (callback) process.nextTick(callback, error);
         return false;
       }
-      const why = this._ending ? 'the session has been ended' : 'the session is not established';
+      const why = this._state === State.ENDING ? 'the session has been ended' : 'the session is not established';
       this._reportLater(netbiosError(codes.NOT_CONNECTED, `Cannot write: ${why}`), callback);
       return false;
     }
@@ -225,7 +207,7 @@ class NetbiosSession extends EventEmitter {
     }
     const length = payload.length;
     if (length > this.MAX_MESSAGE_LENGTH) return this._writeFailed(length, callback);
-    if (TRACING) this._trace('send', 'SESSION MESSAGE', length);
+    if (TRACING) this._trace('send', SENT.MESSAGE, length);
     if (length <= BATCH_MESSAGE_LIMIT) return this._writeBatched(payload, length, callback);
     this._flushBatch();
     const socket = this._socket;
@@ -259,19 +241,20 @@ class NetbiosSession extends EventEmitter {
    * setup. Safe to call more than once.
    */
   end() {
-    if (this._ending || this._terminated) return this;
-    this._ending = true;
-    if (this._state !== State.ESTABLISHED) {
-      // A pending callback learns why; nobody else needs an 'error'.
+    if (this._terminated || this._state === State.ENDING || this._state === State.ANSWERED) return this;
+    // What was written before end() goes out first.
+    if (this._state === State.ESTABLISHED) this._flushBatch();
+    if (this._native !== null) this._state = table.end(this._native, performance.now());
+    if (this._state !== State.ENDING) {
+      // Not established: the setup is over. A pending callback learns why;
+      // nobody else needs an 'error'.
       this._terminate(netbiosError(codes.NOT_CONNECTED, 'The session was ended before it was established'), true, true);
       return this;
     }
-    this._clearTimer();
-    this._flushBatch();
     // Like net.Socket#end(), the socket keeps the process alive until it
-    // closes; a peer that never closes is cut off after CLOSE_TIMEOUT.
+    // closes; a peer that never closes is cut off at the core's close deadline.
     this._socket.end();
-    closing.schedule(this, performance.now() + CLOSE_TIMEOUT);
+    this._armTimer();
     return this;
   }
 
@@ -292,7 +275,7 @@ class NetbiosSession extends EventEmitter {
   }
 
   _trace(direction, frame, length) {
-    debug('%s %s length=%d state=%s', direction, frame, length, this._state);
+    debug('%s %s length=%d state=%s', direction, frame, length, STATE_NAMES[this._state]);
   }
 }
 
@@ -330,7 +313,6 @@ const FLAGS = [
   'noDelay',
   'paused', // by the user
   'socketClosed',
-  'ending', // end() was called
   'terminated',
   'reported', // the terminating error (or none) was reported
   'closeEmitted',

@@ -8,11 +8,10 @@ const process = require('process');
 const { EventEmitter } = require('events');
 
 const { table } = require('./native');
-const { codes, netbiosError } = require('./errors');
+const { codes, netbiosError, sessionError } = require('./errors');
 const { State, NO_BACKLOG } = require('./constants');
 const { kSession } = require('./connecting');
 const { SENT_TOO_LATE } = require('./writing');
-const { closing } = require('./timers');
 
 function reportEnd(session, callback, error, quiet) {
   session._reportEnd(callback, error, quiet);
@@ -37,6 +36,11 @@ const methods = {
     this._terminate(error, false, this._attached && this.listenerCount('error') === 0);
   },
 
+  /** The core reported that the session failed: it says why. */
+  _failFromCore() {
+    this._fail(sessionError(table.takeError(this._native)));
+  },
+
   /**
    * The one way a session ends: stops timers, frees the core, destroys the
    * socket, reports `error` (to a pending callback, else 'error' unless
@@ -51,7 +55,6 @@ const methods = {
     const callback = this._takePendingCallback();
     this._state = State.CLOSED;
     this._clearTimer();
-    closing.cancel(this);
     this._releaseNative();
     this._backlog = NO_BACKLOG;
     if (this._batch !== null) {

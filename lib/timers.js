@@ -1,81 +1,69 @@
 'use strict';
-// A session's deadlines: the earliest one the core (or a direct caller's TCP
-// connect) has waits in the shared `deadlines` heap, and an ended session's
-// wait for the peer to close in `closing` (heaps: deadlines.js). On expiry
-// the core says what happens: a timeout, or a keep-alive to send.
+// A session's deadlines. The core has one next deadline per session
+// (dial, setup, request, idle, keep-alive or close: table.pollTimeout); it
+// waits in one of two shared heaps (deadlines.js) and, when it passes, the
+// core says what follows (table.handleTimeout): a failure, the close, or a
+// keep-alive to send. Which heap is the driver's one choice: a session
+// that is ending or has answered waits for its peer's close in `closing`,
+// whose timer does not keep the process alive; every other deadline waits
+// in `deadlines`, whose timer does, like any pending setup.
 
-// Bound, not read through the global: see session.js.
-const { Buffer } = require('buffer');
 const { performance } = require('perf_hooks');
 
-const { table, MAX_CONTROL_FRAME } = require('./native');
+const { table } = require('./native');
 const { Deadlines } = require('./deadlines');
-const { codes, netbiosError } = require('./errors');
-const { State, written } = require('./constants');
+const { State, SENT } = require('./constants');
 
-// RFC 1002's SSN_CLOSE_TIMEOUT: how long end() waits for the peer to close.
-const CLOSE_TIMEOUT = 30000;
-
-function onSessionTimer(session) {
+function onDue(session) {
   session._onTimer();
 }
 
-function onCloseTimeout(session) {
-  session._terminate(null, false);
-}
-
-// Every session's next deadline (the core's, or a direct caller's TCP
-// connect), on one timer that keeps the process alive like any pending
-// setup; and the close deadlines of ended sessions, which must not.
-const deadlines = new Deadlines(onSessionTimer, true);
-const closing = new Deadlines(onCloseTimeout, false);
+const deadlines = new Deadlines(onDue, true);
+const closing = new Deadlines(onDue, false);
 
 const methods = {
-  /** Waits in `deadlines` for the earliest deadline the core (or a direct dial) has. */
+  /** Waits for the earliest deadline the core has, in the heap its state calls for. */
   _armTimer() {
-    if (this._native === null || this._ending) {
-      this._clearTimer();
-      return;
-    }
-    // Without idleTimeout and keepAlive an established session has no
-    // deadline: no need to ask the core.
-    const untimed = this._state === State.ESTABLISHED && !this._settings.timedWhenEstablished;
-    let due = untimed ? null : table.pollTimeout(this._native);
-    if (this._dialDeadline !== null && this._state === State.CONNECTING) {
-      due = due === null ? this._dialDeadline : Math.min(due, this._dialDeadline);
-    }
+    const due = this._native === null ? null : table.pollTimeout(this._native);
     if (due === null) {
       this._clearTimer();
       return;
     }
+    const state = this._state;
+    const closeWait = state === State.ENDING || state === State.ANSWERED;
+    const heap = closeWait ? closing : deadlines;
+    // A session waits in one heap at a time (they share its slot).
+    (closeWait ? deadlines : closing).cancel(this);
     // A deadline that comes no later is kept: its expiry re-arms for the rest.
-    if (deadlines.has(this) && this._timerDue <= due) return;
-    deadlines.schedule(this, due);
+    if (heap.has(this) && this._timerDue <= due) return;
+    heap.schedule(this, due);
   },
 
   _clearTimer() {
     deadlines.cancel(this);
+    closing.cancel(this);
   },
 
   _onTimer() {
-    if (this._native === null || this._terminated) return;
-    const now = performance.now();
-    if (this._dialDeadline !== null && this._state === State.CONNECTING && now >= this._dialDeadline) {
-      const { host, port } = this._target;
-      const message = `TCP connection to ${host}:${port} did not complete within ${this._settings.timeout} ms (timeout)`;
-      this._fail(netbiosError(codes.TIMEOUT, message));
+    if (this._terminated) return;
+    if (this._native === null) {
+      // An answered session let go of its native state: its close deadline passed.
+      if (this._state === State.ANSWERED) this._terminate(null, false);
       return;
     }
-    const expired = table.handleTimeout(this._native, now);
-    if (expired !== null) {
-      this._fail(netbiosError(codes.TIMEOUT, expired));
+    const state = (this._state = table.handleTimeout(this._native, performance.now()));
+    if (state === State.FAILED) {
+      this._failFromCore();
       return;
     }
-    const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
-    const length = table.takeTransmit(this._native, out);
-    if (length > 0) this._send(written(out, length), 'SESSION KEEP ALIVE');
+    if (state === State.CLOSED) {
+      // The peer did not close within the close deadline: cut it off.
+      this._terminate(null, false);
+      return;
+    }
+    if (state === State.ESTABLISHED) this._sendQueued(SENT.KEEP_ALIVE);
     this._armTimer();
   },
 };
 
-module.exports = { methods, closing, CLOSE_TIMEOUT };
+module.exports = { methods };

@@ -7,9 +7,9 @@
 const { Buffer } = require('buffer');
 const process = require('process');
 
-const { table } = require('./native');
+const { table, MAX_CONTROL_FRAME } = require('./native');
 const { codes, netbiosError } = require('./errors');
-const { TRACING, HEADER_LENGTH } = require('./constants');
+const { TRACING, HEADER_LENGTH, written } = require('./constants');
 const { onSocketDrain } = require('./connecting');
 
 // Messages up to this size are copied, header and payload, into a batch
@@ -86,9 +86,8 @@ const methods = {
 
   /** Writes the core's SESSION MESSAGE header for `length` into `target` at `offset`. */
   _frame(length, target, offset) {
-    const problem = table.messageHeader(this._native, length, target, offset);
-    // Length and state were checked above; the core agreeing is an invariant.
-    if (problem !== null) throw new Error(`netbios-session internal error: ${problem}`);
+    // Length and state were checked in write(): the core agrees (it throws if not).
+    table.messageHeader(this._native, length, target, offset);
   },
 
   /** Hands the pending batch to the socket (before any other write, to keep order). */
@@ -100,9 +99,8 @@ const methods = {
     this._batch = null;
     this._batchUsed = 0;
     this._batchCallbacks = null;
-    const problem = table.frameBatch(this._native, batch, used);
-    // Lengths and state were checked in write(); the core agreeing is an invariant.
-    if (problem !== null) throw new Error(`netbios-session internal error: ${problem}`);
+    // Lengths and state were checked in write(): the core agrees (it throws if not).
+    table.frameBatch(this._native, batch, used);
     const bytes = used === batch.length ? batch : batch.subarray(0, used);
     const accepted = this._socket.write(bytes, callbacks === null ? undefined : (error) => {
       for (const callback of callbacks) callback(error);
@@ -140,17 +138,31 @@ const methods = {
     this._emit('drain');
   },
 
-  _send(bytes, frame) {
+  /** The control frame the core queued (a request, an answer, a keep-alive), or null. */
+  _takeQueued() {
+    const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
+    const length = table.takeTransmit(this._native, out);
+    return length === 0 ? null : written(out, length);
+  },
+
+  /** Sends the control frame the core queued, if any; `frame` names it for tracing. */
+  _sendQueued(frame) {
+    const bytes = this._takeQueued();
+    if (bytes === null) return;
     if (TRACING) this._trace('send', frame, bytes.length - HEADER_LENGTH);
     this._flushBatch();
     this._socket.write(bytes);
   },
 
   _writeFailed(length, callback) {
-    const error = netbiosError(
-      codes.MESSAGE_TOO_LONG,
-      `Message length [${length}] exceeds maximum [${this.MAX_MESSAGE_LENGTH}]`
-    );
+    // The core's refusal, with its text (0.1.6's).
+    let message = '';
+    try {
+      table.messageHeader(this._native, length, Buffer.allocUnsafe(HEADER_LENGTH), 0);
+    } catch (refused) {
+      message = refused.message;
+    }
+    const error = netbiosError(codes.MESSAGE_TOO_LONG, message);
     // 0.1.6 both emitted 'error' and called back for an oversized message.
     process.nextTick(() => {
       this._emit('error', error);

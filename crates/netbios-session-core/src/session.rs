@@ -390,10 +390,11 @@ impl Session {
     /// the session, and so does an end inside a frame.
     pub fn handle_end_of_input(&mut self) -> Result<(), SessionError> {
         let early = match self.state {
-            State::AwaitingDecision => Some(State::AwaitingDecision),
+            // Nothing of a connection that is not (or no longer) read matters.
+            State::AwaitingDecision | State::Dialing => Some(self.state),
             State::AwaitingResponse | State::AwaitingRequest => None,
             State::Established | State::Ending => None,
-            State::Dialing | State::Answered | State::Closed | State::Failed => return Ok(()),
+            State::Answered | State::Closed | State::Failed => return Ok(()),
         };
         let error = match (early, self.connection.end_of_input()) {
             (Some(state), _) => SessionError::EndedEarly { state },

@@ -515,6 +515,14 @@ fn an_end_of_stream_means_what_the_state_says() {
             expected: 7
         }))
     ));
+    // A connection that is no longer read (a caller between connections).
+    let mut dialing = call(&[], 4, None, 0);
+    assert!(matches!(
+        dialing.handle_end_of_input(),
+        Err(SessionError::EndedEarly {
+            state: State::Dialing
+        })
+    ));
     // Over or answered: nothing more to say.
     assert_eq!(session.handle_end_of_input(), Ok(()));
 }

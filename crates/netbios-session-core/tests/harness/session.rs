@@ -304,7 +304,8 @@ pub fn check_session(data: &[u8]) {
                         assert_eq!(after, state);
                         assert!(!matches!(
                             state,
-                            State::AwaitingRequest
+                            State::Dialing
+                                | State::AwaitingRequest
                                 | State::AwaitingResponse
                                 | State::AwaitingDecision
                         ));

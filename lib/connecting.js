@@ -77,7 +77,7 @@ const methods = {
   _bindSocket(socket) {
     this._socket = socket;
     this._socketClosed = false;
-    this._drainListened = false;
+    if (this._writer !== null) this._writer.drainListened = false;
     socket[kSession] = this;
     for (const [event, listener] of SOCKET_LISTENERS) socket.on(event, listener);
   },
@@ -105,7 +105,7 @@ const methods = {
     try {
       // Given here, TCP_NODELAY is set once, as the connection completes;
       // setNoDelay() on a connecting socket sets it twice (two syscalls).
-      socket = net.connect({ port, host, noDelay: this._noDelay });
+      socket = net.connect({ port, host, noDelay: this._settings.noDelay });
     } catch (error) {
       // Bad port or host arguments throw synchronously in net.connect.
       this._terminate(error, true);

@@ -96,7 +96,7 @@ const methods = {
     const state = this._state;
     if ((state !== State.ESTABLISHED && state !== State.ENDING) || this._terminated || socket === null || socket.destroyed) return;
     if (!(socket instanceof net.Socket) || socket.encrypted || socket.allowHalfOpen !== false) return;
-    if (this._batch !== null || socket.writableLength > 0) return;
+    if ((this._writer !== null && this._writer.batch !== null) || socket.writableLength > 0) return;
     socket.destroy();
   },
 
@@ -141,8 +141,9 @@ const methods = {
       } finally {
         this._pumping = false;
       }
-      if (this._flushAfterPump) {
-        this._flushAfterPump = false;
+      const writer = this._writer;
+      if (writer !== null && writer.flushAfterPump) {
+        writer.flushAfterPump = false;
         flushBatchSoon(this);
       }
       const drained = this._backlog.length === 0;
@@ -220,8 +221,9 @@ const methods = {
    * delivery (held messages, then a pending 'end' or 'close').
    */
   _afterPumpLater() {
-    if (this._flushAfterPump) {
-      this._flushAfterPump = false;
+    const writer = this._writer;
+    if (writer !== null && writer.flushAfterPump) {
+      writer.flushAfterPump = false;
       process.nextTick(flushBatchSoon, this);
     }
     if (this._establishAfterPump) {

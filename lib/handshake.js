@@ -66,7 +66,7 @@ const methods = {
     this._callback = null;
     if (callback === null) {
       // Nobody sees the request: the core answers it without its names.
-      this._state = table.answerUnheard(this._native, this._autoAccept, performance.now());
+      this._state = table.answerUnheard(this._native, this._settings.autoAccept, performance.now());
       this._afterAnswer();
       return;
     }

@@ -86,37 +86,43 @@ function resolveFallbacks(options) {
   return Object.freeze(value.flatMap((name, i) => nameParts(toName(name, 0x20, `calledNameFallback[${i}]`))));
 }
 
-/** The timing and call options, resolved. */
+/** Every option, resolved and checked, in this order: the first bad option is the one reported. */
 function settingsFrom(options) {
-  // Checked in this order: the first bad option is the one reported.
-  const timeout = resolveDuration(options, 'timeout');
-  const requestTimeout = resolveDuration(options, 'requestTimeout');
-  const idleTimeout = resolveDuration(options, 'idleTimeout');
-  const keepAlive = resolveDuration(options, 'keepAlive');
-  return Object.freeze({
-    timeout,
-    requestTimeout,
-    idleTimeout,
-    keepAlive,
+  const direct = resolveBoolean(options, 'direct', false);
+  const legacyLengthBit = resolveBoolean(options, 'legacyLengthBit', false);
+  const maxMessageLength = resolveMaxMessageLength(options, direct);
+  checkConfig(direct, legacyLengthBit, maxMessageLength);
+  return {
+    direct,
+    legacyLengthBit,
+    maxMessageLength,
+    autoAccept: resolveBoolean(options, 'autoAccept', false),
+    noDelay: resolveBoolean(options, 'noDelay', true),
+    paused: resolveBoolean(options, 'paused', false),
+    timeout: resolveDuration(options, 'timeout'),
+    requestTimeout: resolveDuration(options, 'requestTimeout'),
+    idleTimeout: resolveDuration(options, 'idleTimeout'),
+    keepAlive: resolveDuration(options, 'keepAlive'),
     maxRetargets: resolveMaxRetargets(options),
     fallbacks: resolveFallbacks(options),
-  });
+  };
 }
 
-const DEFAULT_SETTINGS = settingsFrom({});
+// Resolved settings, shared by the sessions made with the same options: a
+// server makes a session per connection with the same few options, and an
+// idle session then holds one reference instead of a dozen fields.
+const sharedSettings = new Map();
+const MAX_SHARED_SETTINGS = 64;
 
-/** Sessions that set none of the timing and call options share one settings object. */
+/** The resolved options: a frozen object shared by sessions whose options resolve alike. */
 function resolveSettings(options) {
-  // Named reads, not a loop over names: each named read gets its own inline
-  // cache, where one keyed read with varying keys goes megamorphic.
-  const defaults =
-    options.timeout == null &&
-    options.requestTimeout == null &&
-    options.idleTimeout == null &&
-    options.keepAlive == null &&
-    options.maxRetargets == null &&
-    options.calledNameFallback == null;
-  return defaults ? DEFAULT_SETTINGS : settingsFrom(options);
+  const settings = settingsFrom(options);
+  const key = JSON.stringify(Object.values(settings));
+  const shared = sharedSettings.get(key);
+  if (shared !== undefined) return shared;
+  Object.freeze(settings);
+  if (sharedSettings.size < MAX_SHARED_SETTINGS) sharedSettings.set(key, settings);
+  return settings;
 }
 
 // Configurations the core accepted. Its check is pure, and a server makes a
@@ -143,9 +149,6 @@ function nameParts(name) {
 module.exports = {
   MAX_MESSAGE_LENGTH,
   checkOptions,
-  resolveBoolean,
-  resolveMaxMessageLength,
   resolveSettings,
-  checkConfig,
   outOfRange,
 };

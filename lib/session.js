@@ -23,14 +23,7 @@ const { table } = native;
 const { NetbiosName, toName, nameArgs } = require('./name');
 const { codes, netbiosError } = require('./errors');
 const { debug, TRACING, HEADER_LENGTH, State, STATE_NAMES, SENT, NO_BACKLOG } = require('./constants');
-const {
-  MAX_MESSAGE_LENGTH,
-  checkOptions,
-  resolveBoolean,
-  resolveMaxMessageLength,
-  resolveSettings,
-  checkConfig,
-} = require('./options');
+const { MAX_MESSAGE_LENGTH, checkOptions, resolveSettings } = require('./options');
 const connecting = require('./connecting');
 const writing = require('./writing');
 const delivery = require('./delivery');
@@ -39,7 +32,7 @@ const timers = require('./timers');
 const teardown = require('./teardown');
 
 const { isDuplex } = connecting;
-const { BATCH_MESSAGE_LIMIT, BATCH_MIN, toBuffer } = writing;
+const { BATCH_MESSAGE_LIMIT, toBuffer } = writing;
 
 // A session's listener table. EventEmitter makes each one a `{__proto__:
 // null}` literal, which V8 keeps as a hash table: 160 bytes more per idle
@@ -56,20 +49,9 @@ class NetbiosSession extends EventEmitter {
   constructor(options) {
     super();
     this._events = new Listeners();
-    options = checkOptions(options);
-    const direct = resolveBoolean(options, 'direct', false);
-    const legacyLengthBit = resolveBoolean(options, 'legacyLengthBit', false);
-    const max = resolveMaxMessageLength(options, direct);
-    checkConfig(direct, legacyLengthBit, max);
-    this.MAX_MESSAGE_LENGTH = max;
-    // Every boolean below is a bit of _flags (see FLAGS); unset ones start false.
-    this._flags = 0;
-    if (resolveBoolean(options, 'autoAccept', false)) this._autoAccept = true;
-    if (direct) this._direct = true;
-    if (legacyLengthBit) this._legacyLengthBit = true;
-    if (resolveBoolean(options, 'noDelay', true)) this._noDelay = true;
-    if (resolveBoolean(options, 'paused', false)) this._paused = true;
-    this._settings = resolveSettings(options);
+    // The options, resolved (options.js): shared with sessions made alike.
+    const settings = (this._settings = resolveSettings(checkOptions(options)));
+    this.MAX_MESSAGE_LENGTH = settings.maxMessageLength;
 
     this._state = State.IDLE;
     this._native = null; // id of this session's state in the native table, while open
@@ -83,13 +65,25 @@ class NetbiosSession extends EventEmitter {
     this._backlog = NO_BACKLOG;
     this._epoch = 0; // bumped when a caller moves to a new connection
     this._parts = null; // pieces of a message split across chunks
-    this._batch = null;
-    this._batchUsed = 0;
-    this._batchSize = BATCH_MIN;
-    this._batchCallbacks = null;
+    this._writer = null; // sending state (writing.js), made on the first write
     // The error that ended the session, as Node streams keep it: the one
     // place to find it when nobody listened (see _fail).
     this.errored = null;
+
+    this._attached = false; // attach() took a socket: the server side, facing an untrusted peer
+    this._paused = settings.paused; // by the user
+    // Sockets.
+    this._socketClosed = false;
+    // Delivery (delivery.js): what waits for the chunk being delivered.
+    this._pumping = false; // _pump is on the stack
+    this._connectPending = false; // 'connect' and the callback are due (next tick, or after delivery) or running
+    this._establishAfterPump = false; // ... after delivery: _pump emits it when it is done
+    this._endPending = false; // the peer ended; 'end' follows the held messages
+    this._closePending = false; // the socket closed; 'close' follows the held messages
+    // Teardown (teardown.js), in this order.
+    this._terminated = false;
+    this._reported = false; // the terminating error (or none) was reported
+    this._closeEmitted = false;
   }
 
   /**
@@ -114,11 +108,12 @@ class NetbiosSession extends EventEmitter {
     this._callback = callback;
     this._attached = true;
     const { requestTimeout, idleTimeout, keepAlive } = this._settings;
-    const role = this._direct ? native.roles.DIRECT : native.roles.CALLED;
+    const { direct, legacyLengthBit, noDelay } = this._settings;
+    const role = direct ? native.roles.DIRECT : native.roles.CALLED;
     const now = performance.now();
-    this._native = table.open(role, this._legacyLengthBit, this.MAX_MESSAGE_LENGTH, requestTimeout, idleTimeout, keepAlive, now);
+    this._native = table.open(role, legacyLengthBit, this.MAX_MESSAGE_LENGTH, requestTimeout, idleTimeout, keepAlive, now);
     // A socket dialed by connect() gets TCP_NODELAY through net.connect.
-    if (this._noDelay && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
+    if (noDelay && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     this._bindSocket(socket);
     // Direct mode is established at once; a called node awaits the request.
     this._state = table.state(this._native);
@@ -136,7 +131,8 @@ class NetbiosSession extends EventEmitter {
    * not used and `connect(port, host, callback)` is accepted.
    */
   connect(port, host, callTo, callFrom, callback) {
-    if (this._direct && typeof callTo === 'function') callback = callTo;
+    const { direct } = this._settings;
+    if (direct && typeof callTo === 'function') callback = callTo;
     callback = typeof callback === 'function' ? callback : null;
     if (this._state !== State.IDLE || this._terminated) return this._alreadyActive('connect', callback);
     if (typeof port !== 'number') port = native.DEFAULT_PORT;
@@ -144,10 +140,10 @@ class NetbiosSession extends EventEmitter {
     if (host == null) host = 'localhost';
     try {
       const { timeout, requestTimeout, idleTimeout, keepAlive, maxRetargets, fallbacks } = this._settings;
-      const legacy = this._legacyLengthBit;
+      const legacy = this._settings.legacyLengthBit;
       const max = this.MAX_MESSAGE_LENGTH;
       const now = performance.now();
-      if (this._direct) {
+      if (direct) {
         this._native = table.openCall(true, legacy, max, requestTimeout, idleTimeout, keepAlive, host, port, timeout, now);
       } else {
         const [calledName, calledSuffix, calledScope] = nameArgs(callTo, 0x20, 'callTo');
@@ -302,42 +298,6 @@ installMethods(delivery.methods);
 installMethods(handshake.methods);
 installMethods(timers.methods);
 installMethods(teardown.methods);
-
-// A session's booleans, as bits of its `_flags` with accessors of the same
-// names: an idle server holds thousands of sessions, and twenty fields
-// would cost 160 bytes each.
-const FLAGS = [
-  'autoAccept',
-  'direct',
-  'legacyLengthBit',
-  'noDelay',
-  'paused', // by the user
-  'socketClosed',
-  'terminated',
-  'reported', // the terminating error (or none) was reported
-  'closeEmitted',
-  'pumping', // _pump is on the stack
-  'connectPending', // 'connect' and the callback are due (next tick, or after delivery) or running
-  'establishAfterPump', // ... after delivery: _pump emits it when it is done
-  'endPending', // the peer ended; 'end' follows the held messages
-  'closePending', // the socket closed; 'close' follows the held messages
-  'flushScheduled', // the write batch goes out on the next tick, or after delivery
-  'flushAfterPump', // ... after delivery: _pump sends it when it is done
-  'needDrain', // write() returned false; 'drain' is owed
-  'drainListened', // the socket's 'drain' has a listener (see _awaitDrain)
-  'attached', // attach() took a socket: the server side, facing an untrusted peer
-];
-FLAGS.forEach((name, bit) => {
-  const mask = 1 << bit;
-  Object.defineProperty(NetbiosSession.prototype, `_${name}`, {
-    get() {
-      return (this._flags & mask) !== 0;
-    },
-    set(value) {
-      this._flags = value ? this._flags | mask : this._flags & ~mask;
-    },
-  });
-});
 
 /**
  * The exported constructor. 0.1.6's worked without `new`, so this is a plain

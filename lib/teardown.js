@@ -57,7 +57,7 @@ const methods = {
     this._clearTimer();
     this._releaseNative();
     this._backlog = NO_BACKLOG;
-    if (this._batch !== null) {
+    if (this._writer !== null && this._writer.batch !== null) {
       this._dropBatch(error || netbiosError(codes.NOT_CONNECTED, SENT_TOO_LATE));
     }
     const socket = this._socket;

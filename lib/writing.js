@@ -32,12 +32,29 @@ function toBuffer(chunk) {
   return null;
 }
 
+/**
+ * A session's sending state. Made on its first write: a session that never
+ * writes (an idle server's many) holds none of it.
+ */
+class Writer {
+  constructor() {
+    this.batch = null; // framed small messages not yet given to the socket
+    this.used = 0; // bytes of `batch` in use
+    this.size = BATCH_MIN; // the next batch's size
+    this.callbacks = null; // write callbacks of the messages in `batch`
+    this.flushScheduled = false; // the batch goes out on the next tick, or after delivery
+    this.flushAfterPump = false; // ... after delivery: _pump sends it when it is done
+    this.needDrain = false; // write() returned false; 'drain' is owed
+    this.drainListened = false; // the socket's 'drain' has a listener (see _awaitDrain)
+  }
+}
+
 function emitDrain(session) {
   if (!session._terminated) session._emit('drain');
 }
 
 function flushBatchSoon(session) {
-  session._flushScheduled = false;
+  session._writer.flushScheduled = false;
   if (session._socket === null || session._terminated) return;
   // A socket that closed while messages were held (the session ends once
   // they are delivered) takes no more writes: their callbacks learn why.
@@ -47,40 +64,48 @@ function flushBatchSoon(session) {
 
 const methods = {
   /** Appends one framed message to the batch; true while the caller may keep writing. */
+  /** The session's Writer, made on first use. */
+  _writing() {
+    if (this._writer === null) this._writer = new Writer();
+    return this._writer;
+  },
+
+  /** Appends one framed message to the batch; true while the caller may keep writing. */
   _writeBatched(payload, length, callback) {
+    const writer = this._writing();
     const need = HEADER_LENGTH + length;
-    let batch = this._batch;
-    if (batch !== null && this._batchUsed + need > batch.length) {
+    let batch = writer.batch;
+    if (batch !== null && writer.used + need > batch.length) {
       // Full: send it now and take a larger one next (this is a bulk writer).
       this._flushBatch();
-      this._batchSize = Math.min(this._batchSize * 2, BATCH_MAX);
+      writer.size = Math.min(writer.size * 2, BATCH_MAX);
       batch = null;
     }
     if (batch === null) {
-      batch = this._batch = Buffer.allocUnsafe(Math.max(need, this._batchSize));
-      if (!this._flushScheduled) {
-        this._flushScheduled = true;
+      batch = writer.batch = Buffer.allocUnsafe(Math.max(need, writer.size));
+      if (!writer.flushScheduled) {
+        writer.flushScheduled = true;
         // A write from a 'message' handler (an echo, a reply) goes out as
         // soon as the chunk's messages are delivered, with the other
         // replies to that chunk; any other waits for the end of the tick.
-        if (this._pumping) this._flushAfterPump = true;
+        if (this._pumping) writer.flushAfterPump = true;
         else process.nextTick(flushBatchSoon, this);
       }
     }
-    const at = this._batchUsed;
+    const at = writer.used;
     // Only the length here; the core turns it into the header at flush.
     batch.writeUInt32BE(length, at);
     payload.copy(batch, at + HEADER_LENGTH);
-    this._batchUsed = at + need;
+    writer.used = at + need;
     if (callback !== null) {
-      if (this._batchCallbacks === null) this._batchCallbacks = [callback];
-      else this._batchCallbacks.push(callback);
+      if (writer.callbacks === null) writer.callbacks = [callback];
+      else writer.callbacks.push(callback);
     }
     const socket = this._socket;
-    if (socket.writableLength + this._batchUsed < socket.writableHighWaterMark) return true;
+    if (socket.writableLength + writer.used < socket.writableHighWaterMark) return true;
     // The caller will wait for 'drain': make sure one comes even if the
     // socket takes the batch without filling up.
-    this._needDrain = true;
+    writer.needDrain = true;
     return false;
   },
 
@@ -92,13 +117,12 @@ const methods = {
 
   /** Hands the pending batch to the socket (before any other write, to keep order). */
   _flushBatch() {
-    const batch = this._batch;
-    if (batch === null) return;
-    const used = this._batchUsed;
-    const callbacks = this._batchCallbacks;
-    this._batch = null;
-    this._batchUsed = 0;
-    this._batchCallbacks = null;
+    const writer = this._writer;
+    if (writer === null || writer.batch === null) return;
+    const { batch, used, callbacks } = writer;
+    writer.batch = null;
+    writer.used = 0;
+    writer.callbacks = null;
     // Lengths and state were checked in write(): the core agrees (it throws if not).
     table.frameBatch(this._native, batch, used);
     const bytes = used === batch.length ? batch : batch.subarray(0, used);
@@ -107,8 +131,8 @@ const methods = {
     });
     if (!accepted) {
       this._awaitDrain();
-    } else if (this._needDrain) {
-      this._needDrain = false;
+    } else if (writer.needDrain) {
+      writer.needDrain = false;
       process.nextTick(emitDrain, this);
     }
   },
@@ -119,22 +143,25 @@ const methods = {
    * each listener costs an idle session memory.
    */
   _awaitDrain() {
-    if (this._drainListened) return;
-    this._drainListened = true;
+    const writer = this._writing();
+    if (writer.drainListened) return;
+    writer.drainListened = true;
     this._socket.on('drain', onSocketDrain);
   },
 
   /** Fails the callbacks of a batch that will never be written. */
   _dropBatch(error) {
-    const callbacks = this._batchCallbacks;
-    this._batch = null;
-    this._batchUsed = 0;
-    this._batchCallbacks = null;
+    const writer = this._writer;
+    if (writer === null) return;
+    const { callbacks } = writer;
+    writer.batch = null;
+    writer.used = 0;
+    writer.callbacks = null;
     if (callbacks !== null) process.nextTick(() => callbacks.forEach((callback) => callback(error)));
   },
 
   _onDrain() {
-    this._needDrain = false;
+    this._writer.needDrain = false;
     this._emit('drain');
   },
 
@@ -175,7 +202,6 @@ const methods = {
 module.exports = {
   methods,
   BATCH_MESSAGE_LIMIT,
-  BATCH_MIN,
   SENT_TOO_LATE,
   toBuffer,
   flushBatchSoon,

@@ -83,7 +83,7 @@ function resolveFallbacks(options) {
   const value = options.calledNameFallback;
   if (value == null || (Array.isArray(value) && value.length === 0)) return undefined;
   if (!Array.isArray(value)) throw invalidType('calledNameFallback', value, 'an array of names');
-  return Object.freeze(value.flatMap((name, i) => nameParts(toName(name, 0x20, `calledNameFallback[${i}]`))));
+  return Object.freeze(value.flatMap((name, i) => nameParts(toName(name, native.DEFAULT_CALLED_SUFFIX, `calledNameFallback[${i}]`))));
 }
 
 /** Every option, resolved and checked, in this order: the first bad option is the one reported. */

@@ -19,7 +19,7 @@ const { performance } = require('perf_hooks');
 
 const native = require('./native');
 
-const { table } = native;
+const { table, DEFAULT_CALLED_SUFFIX, DEFAULT_CALLING_SUFFIX } = native;
 const { NetbiosName, toName, nameArgs } = require('./name');
 const { codes, netbiosError } = require('./errors');
 const { debug, TRACING, HEADER_LENGTH, State, STATE_NAMES, SENT, NO_BACKLOG } = require('./constants');
@@ -146,16 +146,16 @@ class NetbiosSession extends EventEmitter {
       if (direct) {
         this._native = table.openCall(true, legacy, max, requestTimeout, idleTimeout, keepAlive, host, port, timeout, now);
       } else {
-        const [calledName, calledSuffix, calledScope] = nameArgs(callTo, 0x20, 'callTo');
-        const [callingName, callingSuffix, callingScope] = nameArgs(callFrom, 0x00, 'callFrom');
+        const [calledName, calledSuffix, calledScope] = nameArgs(callTo, DEFAULT_CALLED_SUFFIX, 'callTo');
+        const [callingName, callingSuffix, callingScope] = nameArgs(callFrom, DEFAULT_CALLING_SUFFIX, 'callFrom');
         try {
           // prettier-ignore
           this._native = table.openCall(false, legacy, max, requestTimeout, idleTimeout, keepAlive, host, port, timeout, now,
             calledName, calledSuffix, calledScope, callingName, callingSuffix, callingScope, fallbacks, maxRetargets);
         } catch (refused) {
           // The core refused a name: toName() says which argument, and why.
-          toName(callTo, 0x20, 'callTo');
-          toName(callFrom, 0x00, 'callFrom');
+          toName(callTo, DEFAULT_CALLED_SUFFIX, 'callTo');
+          toName(callFrom, DEFAULT_CALLING_SUFFIX, 'callFrom');
           throw refused;
         }
       }

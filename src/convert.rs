@@ -186,3 +186,35 @@ pub fn config(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_has_one_distinct_number_and_name() {
+        for (number, (state, name)) in STATES.iter().enumerate() {
+            assert_eq!(state_number(*state), number as u32, "{name}");
+            assert_eq!(
+                STATES.iter().filter(|(_, n)| n == name).count(),
+                1,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn event_kinds_are_distinct_and_never_zero() {
+        for (name, kind) in event::NAMES {
+            assert_ne!(kind, 0, "{name}");
+            assert_eq!(
+                event::NAMES.iter().filter(|(_, k)| *k == kind).count(),
+                1,
+                "{name}"
+            );
+        }
+        for (kind, frame) in event::FRAMES {
+            assert!(event::NAMES.iter().any(|(_, k)| *k == kind), "{frame}");
+        }
+    }
+}

@@ -30,10 +30,10 @@ pub mod table;
 
 use convert::{event, invalid, millis, state_number, EVENT_WORDS, PREFIX};
 use netbios_session_core::{
-    name::MAX_ENCODED_LEN, reject_code, reject_code_from_number, CallError, Config, Dial, Event,
-    Host, NetbiosName, Role, Session, SessionError, Start, CLOSE_TIMEOUT, DEFAULT_MAX_RETARGETS,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SETUP_TIMEOUT, HEADER_LEN, MAX_NETBIOS_LENGTH,
-    MAX_WIDE_LENGTH, NETBIOS_SESSION_PORT,
+    name::{self, MAX_ENCODED_LEN},
+    reject_code, reject_code_from_number, CallError, Config, Dial, Event, Host, NetbiosName, Role,
+    Session, SessionError, Start, CLOSE_TIMEOUT, DEFAULT_MAX_RETARGETS, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SETUP_TIMEOUT, HEADER_LEN, MAX_NETBIOS_LENGTH, MAX_WIDE_LENGTH, NETBIOS_SESSION_PORT,
 };
 use table::{closed, with_table, SessionTable};
 
@@ -78,7 +78,15 @@ pub fn constants(env: &Env) -> Result<Object<'_>> {
     all.set_named_property("events", events)?;
     all.set_named_property("roles", roles)?;
     all.set_named_property("frames", frames)?;
-    let numbers: [(&str, f64); 11] = [
+    let numbers: [(&str, f64); 13] = [
+        (
+            "DEFAULT_CALLED_SUFFIX",
+            f64::from(name::DEFAULT_CALLED_SUFFIX),
+        ),
+        (
+            "DEFAULT_CALLING_SUFFIX",
+            f64::from(name::DEFAULT_CALLING_SUFFIX),
+        ),
         ("PREFIX", PREFIX as f64),
         ("EVENT_WORDS", EVENT_WORDS as f64),
         ("HEADER_LENGTH", HEADER_LEN as f64),

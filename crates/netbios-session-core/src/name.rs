@@ -11,6 +11,11 @@ pub const MAX_LABEL_LEN: usize = 63;
 pub const MAX_ENCODED_LEN: usize = 255;
 /// An encoded name without scope: length byte, 32 characters, terminator.
 pub const MIN_ENCODED_LEN: usize = 34;
+/// The suffix of a name called without one: <20>, the file server service
+/// (what SMB clients call).
+pub const DEFAULT_CALLED_SUFFIX: u8 = 0x20;
+/// The suffix of a calling name given without one: <00>, the workstation service.
+pub const DEFAULT_CALLING_SUFFIX: u8 = 0x00;
 
 /// A NetBIOS name: up to 15 bytes, a suffix (service type) and an optional
 /// dot-separated scope. Bytes, not text: NetBIOS names are OEM-codepage bytes.

@@ -107,8 +107,7 @@ class NetbiosSession extends EventEmitter {
     }
     this._callback = callback;
     this._attached = true;
-    const { requestTimeout, idleTimeout, keepAlive } = this._settings;
-    const { direct, legacyLengthBit, noDelay } = this._settings;
+    const { direct, legacyLengthBit, noDelay, requestTimeout, idleTimeout, keepAlive } = this._settings;
     const role = direct ? native.roles.DIRECT : native.roles.CALLED;
     const now = performance.now();
     this._native = table.open(role, legacyLengthBit, this.MAX_MESSAGE_LENGTH, requestTimeout, idleTimeout, keepAlive, now);

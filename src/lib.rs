@@ -30,19 +30,12 @@ pub mod table;
 
 use convert::{event, invalid, millis, state_number, EVENT_WORDS, PREFIX};
 use netbios_session_core::{
-    name::{self, MAX_ENCODED_LEN},
-    reject_code, reject_code_from_number, CallError, Config, Dial, Event, Host, NetbiosName, Role,
-    Session, SessionError, Start, CLOSE_TIMEOUT, DEFAULT_MAX_RETARGETS, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SETUP_TIMEOUT, HEADER_LEN, MAX_NETBIOS_LENGTH, MAX_WIDE_LENGTH, NETBIOS_SESSION_PORT,
+    name, reject_code, reject_code_from_number, CallError, Config, Dial, Event, Host, NetbiosName,
+    Role, Session, SessionError, Start, CLOSE_TIMEOUT, DEFAULT_MAX_RETARGETS,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SETUP_TIMEOUT, HEADER_LEN, MAX_CONTROL_FRAME,
+    MAX_NETBIOS_LENGTH, MAX_WIDE_LENGTH, NETBIOS_SESSION_PORT,
 };
 use table::{closed, with_table, SessionTable};
-
-/// Bytes before each message in a batch given to `frame_batch`.
-const HEADER_SLOT: usize = 4;
-
-/// The longest frame the core queues on its own: a SESSION REQUEST with two
-/// names of the longest encoding. `takeTransmit` buffers this size always fit.
-const MAX_CONTROL_FRAME: usize = HEADER_LEN + 2 * MAX_ENCODED_LEN;
 
 /// Roles `open` takes.
 const ROLE_CALLED: u32 = 0;
@@ -330,8 +323,7 @@ pub fn take_error(id: u32) -> Option<Failure> {
         match *error {
             SessionError::Call(CallError::Rejected { code }) => {
                 failure.response_code = Some(u32::from(code));
-                let reason = netbios_session_core::negative_reason(code);
-                failure.reason = Some(reason.unwrap_or("unknown error").to_owned());
+                failure.reason = Some(netbios_session_core::rejection_reason(code).to_owned());
             }
             SessionError::Call(CallError::RetargetLoop { addr, port, .. }) => {
                 failure.host = Some(addr.to_string());
@@ -443,8 +435,8 @@ pub fn end(id: u32, now: f64) -> Result<u32> {
 }
 
 /// Frames a batch of messages in place: `batch[..used]` holds messages
-/// back to back, each behind a 4-byte slot where JS put its length as a
-/// big-endian u32. Each slot becomes the real SESSION MESSAGE header, so
+/// back to back, each behind a header-sized slot (HEADER_LENGTH, 4 bytes)
+/// where JS put its length as a big-endian u32. Each slot becomes the real SESSION MESSAGE header, so
 /// coalesced small writes cost one native call per batch, not per message.
 /// Throws if a length cannot be sent or the slots do not add up to `used`.
 pub fn frame_batch(id: u32, batch: &mut [u8], used: u32) -> Result<()> {
@@ -452,11 +444,11 @@ pub fn frame_batch(id: u32, batch: &mut [u8], used: u32) -> Result<()> {
         let session = table.session(id)?;
         let used = (used as usize).min(batch.len());
         let mut pos = 0;
-        while pos + HEADER_SLOT <= used {
-            let slot = &mut batch[pos..pos + HEADER_SLOT];
+        while pos + HEADER_LEN <= used {
+            let slot = &mut batch[pos..pos + HEADER_LEN];
             let length = u32::from_be_bytes([slot[0], slot[1], slot[2], slot[3]]) as usize;
             slot.copy_from_slice(&session.message_header(length).map_err(failed)?);
-            pos += HEADER_SLOT + length;
+            pos += HEADER_LEN + length;
         }
         if pos != used {
             return Err(failed(format!(

@@ -37,7 +37,7 @@ impl fmt::Display for CallError {
             Self::Rejected { code } => write!(
                 f,
                 "Connection failed with response code [{}]",
-                negative_reason(*code).unwrap_or("unknown error")
+                rejection_reason(*code)
             ),
             Self::RetargetLoop { max, addr, port } => write!(
                 f,
@@ -53,6 +53,12 @@ impl fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
+
+/// How a refusal with `code` is reported: RFC 1002's text for the code, or
+/// "unknown error" (netbios-session 0.1.6's word) for a code it does not name.
+pub fn rejection_reason(code: u8) -> &'static str {
+    negative_reason(code).unwrap_or("unknown error")
+}
 
 /// What the caller does after a response that is not positive.
 #[derive(Clone, Debug, PartialEq, Eq)]

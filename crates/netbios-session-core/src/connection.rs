@@ -25,6 +25,9 @@ use crate::name::{NetbiosName, MAX_ENCODED_LEN, MIN_ENCODED_LEN};
 
 /// Largest SESSION REQUEST trailer: two names at the DNS length limit.
 pub const MAX_REQUEST_TRAILER: u32 = 2 * MAX_ENCODED_LEN as u32;
+/// The longest frame a connection queues on its own: a SESSION REQUEST
+/// carrying two names of the longest encoding.
+pub const MAX_CONTROL_FRAME: usize = HEADER_LEN + MAX_REQUEST_TRAILER as usize;
 const MIN_REQUEST_TRAILER: u32 = 2 * MIN_ENCODED_LEN as u32;
 
 /// Which end of the session this is.

@@ -24,10 +24,10 @@ pub mod frame;
 pub mod name;
 pub mod session;
 
-pub use call::{CallError, CallPlan, Next, DEFAULT_MAX_RETARGETS};
+pub use call::{rejection_reason, CallError, CallPlan, Next, DEFAULT_MAX_RETARGETS};
 pub use connection::{
     negative_reason, Config, ConfigError, Connection, Event as ConnectionEvent, Millis, Phase,
-    Received, Role, Timeout, Timers,
+    Received, Role, Timeout, Timers, MAX_CONTROL_FRAME,
 };
 pub use error::{CommandError, ErrorKind, ProtocolError, SessionError};
 pub use frame::{

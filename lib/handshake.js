@@ -114,7 +114,8 @@ const methods = {
     // core's close deadline.
     this._backlog = NO_BACKLOG;
     this._updateFlow();
-    this._socket.end(answer);
+    if (answer === null) this._socket.end();
+    else this._socket.end(answer);
     // The session reads and sends nothing more: only the close deadline the
     // core set is left. It waits in `closing`, and the native state goes now.
     this._armTimer();

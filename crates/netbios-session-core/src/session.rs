@@ -28,8 +28,8 @@ use crate::name::NetbiosName;
 pub const CLOSE_TIMEOUT: Millis = 30_000;
 /// How long a caller's whole setup may take by default (Samba's client waits as long).
 pub const DEFAULT_SETUP_TIMEOUT: Millis = 20_000;
-/// How long a called node waits for a complete SESSION REQUEST by default
-/// (RFC 1002's SSN_CLOSE_TIMEOUT).
+/// How long a called node waits for a complete SESSION REQUEST by default.
+/// RFC 1002 sets no such limit; this is as long as its SSN_CLOSE_TIMEOUT.
 pub const DEFAULT_REQUEST_TIMEOUT: Millis = 30_000;
 /// The NetBIOS session service's TCP port.
 pub const NETBIOS_SESSION_PORT: u16 = 139;
@@ -303,6 +303,7 @@ impl Session {
     /// [`Connection::next_event`]). Bytes that can no longer matter (those
     /// of a connection left for a retarget or fallback, or those after an
     /// answer that closes) are skipped.
+    #[inline]
     pub fn next_event(&mut self, now: Millis, chunk: &[u8], pos: &mut usize) -> Option<Event> {
         match self.state {
             State::AwaitingResponse
@@ -315,7 +316,20 @@ impl Session {
                 return None;
             }
         }
-        Some(match self.connection.next_event(now, chunk, pos)? {
+        // Messages are the hot path: everything else is decided out of line.
+        match self.connection.next_event(now, chunk, pos)? {
+            connection::Event::Message { range, first, last } => {
+                Some(Event::Message { range, first, last })
+            }
+            other => Some(self.after_control(other)),
+        }
+    }
+
+    /// What a decoded control frame (or a protocol error) means for the session.
+    #[cold]
+    #[inline(never)]
+    fn after_control(&mut self, event: connection::Event) -> Event {
+        match event {
             connection::Event::Request { called, calling } => {
                 self.state = State::AwaitingDecision;
                 Event::Request { called, calling }
@@ -331,7 +345,7 @@ impl Session {
                 Event::Message { range, first, last }
             }
             connection::Event::Error(error) => self.fail(SessionError::Protocol(error)),
-        })
+        }
     }
 
     fn after_negative(&mut self, code: u8) -> Event {

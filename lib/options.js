@@ -116,8 +116,28 @@ const MAX_SHARED_SETTINGS = 64;
 
 /** The resolved options: a frozen object shared by sessions whose options resolve alike. */
 function resolveSettings(options) {
+  // Most sessions set no option, or the same few: named reads (each its own
+  // inline cache) find the first case without resolving anything.
+  if (
+    options.direct == null &&
+    options.legacyLengthBit == null &&
+    options.maxMessageLength == null &&
+    options.autoAccept == null &&
+    options.noDelay == null &&
+    options.paused == null &&
+    options.timeout == null &&
+    options.requestTimeout == null &&
+    options.idleTimeout == null &&
+    options.keepAlive == null &&
+    options.maxRetargets == null &&
+    options.calledNameFallback == null
+  ) {
+    return DEFAULT_SETTINGS;
+  }
   const settings = settingsFrom(options);
-  const key = JSON.stringify(Object.values(settings));
+  const s = settings;
+  // prettier-ignore
+  const key = `${s.direct} ${s.legacyLengthBit} ${s.maxMessageLength} ${s.autoAccept} ${s.noDelay} ${s.paused} ${s.timeout} ${s.requestTimeout} ${s.idleTimeout} ${s.keepAlive} ${s.maxRetargets} ${s.fallbacks}`;
   const shared = sharedSettings.get(key);
   if (shared !== undefined) return shared;
   Object.freeze(settings);
@@ -145,6 +165,9 @@ function checkConfig(direct, legacyLengthBit, max) {
 function nameParts(name) {
   return [name.name, name.suffix, name.scopeId];
 }
+
+// What a session with no options gets (resolved at load, once checkConfig exists).
+const DEFAULT_SETTINGS = Object.freeze(settingsFrom({}));
 
 module.exports = {
   MAX_MESSAGE_LENGTH,

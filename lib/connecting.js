@@ -100,7 +100,7 @@ const methods = {
 
   /** Caller: opens the TCP connection the core asks for (its first, or the next after a retarget or fallback). */
   _dialNext() {
-    const { host, port } = table.takeDial(this._native);
+    const [host, port] = table.takeDial(this._native);
     let socket;
     try {
       // Given here, TCP_NODELAY is set once, as the connection completes;

@@ -23,7 +23,7 @@ const table = {
   size: binding.openCount,
   state: fast.state,
   feed: fast.feed,
-  takeDial: binding.takeDial,
+  takeDial: fast.takeDial,
   connected: fast.connected,
   takeTransmit: fast.takeTransmit,
   takeNames: binding.takeNames,

@@ -116,15 +116,11 @@ const MAX_SHARED_SETTINGS = 64;
 
 /** The resolved options: a frozen object shared by sessions whose options resolve alike. */
 function resolveSettings(options) {
-  // Most sessions set no option, or the same few: named reads (each its own
-  // inline cache) find the first case without resolving anything.
+  // Most sessions set only some of the boolean options (a server's
+  // autoAccept, say), or none: named reads (each its own inline cache) find
+  // them, and a number made of their bits finds their settings, resolved once.
   if (
-    options.direct == null &&
-    options.legacyLengthBit == null &&
     options.maxMessageLength == null &&
-    options.autoAccept == null &&
-    options.noDelay == null &&
-    options.paused == null &&
     options.timeout == null &&
     options.requestTimeout == null &&
     options.idleTimeout == null &&
@@ -132,7 +128,17 @@ function resolveSettings(options) {
     options.maxRetargets == null &&
     options.calledNameFallback == null
   ) {
-    return DEFAULT_SETTINGS;
+    const bits =
+      flag(options.direct, 1) |
+      flag(options.legacyLengthBit, 2) |
+      flag(options.autoAccept, 4) |
+      flag(options.noDelay, 8) |
+      flag(options.paused, 16);
+    if (bits >= 0) {
+      let settings = byFlags.get(bits);
+      if (settings === undefined) byFlags.set(bits, (settings = Object.freeze(settingsFrom(options))));
+      return settings;
+    }
   }
   const settings = settingsFrom(options);
   const s = settings;
@@ -143,6 +149,21 @@ function resolveSettings(options) {
   Object.freeze(settings);
   if (sharedSettings.size < MAX_SHARED_SETTINGS) sharedSettings.set(key, settings);
   return settings;
+}
+
+// Settings of sessions whose options are booleans only, by flag() bits.
+const byFlags = new Map();
+
+/**
+ * Bits for a boolean option: 0 for missing, `bit` for true, `bit << 5` for
+ * false (so that false and missing differ), -1 for anything else, which
+ * makes the sum negative and sends the options the slow way (and its error).
+ */
+function flag(value, bit) {
+  if (value == null) return 0;
+  if (value === true) return bit;
+  if (value === false) return bit << 5;
+  return -1 << 30;
 }
 
 // Configurations the core accepted. Its check is pure, and a server makes a
@@ -165,9 +186,6 @@ function checkConfig(direct, legacyLengthBit, max) {
 function nameParts(name) {
   return [name.name, name.suffix, name.scopeId];
 }
-
-// What a session with no options gets (resolved at load, once checkConfig exists).
-const DEFAULT_SETTINGS = Object.freeze(settingsFrom({}));
 
 module.exports = {
   MAX_MESSAGE_LENGTH,

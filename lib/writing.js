@@ -9,7 +9,7 @@ const process = require('process');
 
 const { table, MAX_CONTROL_FRAME } = require('./native');
 const { codes, netbiosError } = require('./errors');
-const { TRACING, HEADER_LENGTH, written } = require('./constants');
+const { TRACING, HEADER_LENGTH } = require('./constants');
 const { onSocketDrain } = require('./connecting');
 
 // Messages up to this size are copied, header and payload, into a batch
@@ -48,6 +48,10 @@ class Writer {
     this.drainListened = false; // the socket's 'drain' has a listener (see _awaitDrain)
   }
 }
+
+// Where the core's queued control frames are taken, one for all sessions
+// (JS runs one call at a time): MAX_CONTROL_FRAME fits any of them.
+const queued = Buffer.alloc(MAX_CONTROL_FRAME);
 
 function emitDrain(session) {
   if (!session._terminated) session._emit('drain');
@@ -167,9 +171,10 @@ const methods = {
 
   /** The control frame the core queued (a request, an answer, a keep-alive), or null. */
   _takeQueued() {
-    const out = Buffer.allocUnsafe(MAX_CONTROL_FRAME);
-    const length = table.takeTransmit(this._native, out);
-    return length === 0 ? null : written(out, length);
+    const length = table.takeTransmit(this._native, queued);
+    // Copied out at its size: a slice of a larger buffer would keep the
+    // rest of its allocation (Buffer's shared pool) alive while it is sent.
+    return length === 0 ? null : Buffer.from(queued.subarray(0, length));
   },
 
   /** Sends the control frame the core queued, if any; `frame` names it for tracing. */

@@ -1,6 +1,6 @@
 //! Node-API entry points written by hand for the calls made per socket
 //! chunk and per session setup: `open`, `openCall`, `close`, `state`,
-//! `feed`, `connected`, `takeTransmit`, `frameBatch`, `pollTimeout`,
+//! `feed`, `takeDial`, `connected`, `takeTransmit`, `frameBatch`, `pollTimeout`,
 //! `accept` and `endOfInput` (the names in `FUNCTIONS`).
 //!
 //! napi-rs wraps every generated function that takes arguments in a
@@ -344,6 +344,40 @@ impl<'call> Call<'call> {
         Ok(Value::new(result))
     }
 
+    /// A JS string holding `text`.
+    fn string(&self, text: &str) -> Outcome<'call> {
+        let mut result = ptr::null_mut();
+        // SAFETY: env is this call's; `text` is `text.len()` bytes of UTF-8
+        // that outlive the call (Node copies them), and a str's length fits
+        // isize; `result` is a local for the handle.
+        let status = unsafe {
+            sys::napi_create_string_utf8(
+                self.env,
+                text.as_ptr().cast(),
+                text.len() as isize,
+                &mut result,
+            )
+        };
+        check(status, "cannot make a string")?;
+        Ok(Value::new(result))
+    }
+
+    /// A JS array of `items`.
+    fn array<const N: usize>(&self, items: [Value<'call>; N]) -> Outcome<'call> {
+        let mut array = ptr::null_mut();
+        // SAFETY: env is this call's; `array` is a local for the handle.
+        let status = unsafe { sys::napi_create_array_with_length(self.env, N, &mut array) };
+        check(status, "cannot make an array")?;
+        for (index, item) in items.into_iter().enumerate() {
+            // SAFETY: env is this call's; `array` was just made and `item`
+            // is a handle of this call; setting an element of a fresh plain
+            // array runs no JS.
+            let status = unsafe { sys::napi_set_element(self.env, array, index as u32, item.raw) };
+            check(status, "cannot fill an array")?;
+        }
+        Ok(Value::new(array))
+    }
+
     fn null(&self) -> Outcome<'call> {
         let mut result = ptr::null_mut();
         // SAFETY: env is this call's; `result` is a local for the handle.
@@ -605,6 +639,18 @@ fn decode(id: u32, chunk: &[u8], offset: u32, events: &mut [u32], now: f64) -> u
     super::feed(id, chunk, offset, events, now)
 }
 
+/// takeDial(id) -> [host, port] or null
+fn take_dial<'call>(call: &mut Call<'call>) -> Outcome<'call> {
+    let [id] = call.args::<1>()?;
+    match super::take_dial(call.u32(id)?).map_err(failure)? {
+        Some((host, port)) => {
+            let items = [call.string(&host)?, call.number(f64::from(port))?];
+            call.array(items)
+        }
+        None => call.null(),
+    }
+}
+
 /// connected(id, now) -> state
 fn connected<'call>(call: &mut Call<'call>) -> Outcome<'call> {
     let [id, now] = call.args::<2>()?;
@@ -673,12 +719,13 @@ macro_rules! callbacks {
     };
 }
 
-const FUNCTIONS: [(&str, Callback); 11] = callbacks![
+const FUNCTIONS: [(&str, Callback); 12] = callbacks![
     "open" => open,
     "openCall" => open_call,
     "close" => close,
     "state" => state,
     "feed" => feed,
+    "takeDial" => take_dial,
     "connected" => connected,
     "takeTransmit" => take_transmit,
     "frameBatch" => frame_batch,

@@ -256,23 +256,12 @@ pub fn feed(id: u32, chunk: &[u8], offset: u32, events: &mut [u32], now: f64) ->
     count as u32
 }
 
-/// Where to dial: the host and port of the connection a calling session
-/// wants now (its first, or the next after a retarget or fallback).
-#[napi(object)]
-pub struct DialTarget {
-    pub host: String,
-    pub port: u32,
-}
-
-/// The dial the session decided on, once; null if there is none.
-#[napi]
-pub fn take_dial(id: u32) -> Result<Option<DialTarget>> {
+/// The dial the session decided on, once, as (host, port); none if there
+/// is none. (JS gets `[host, port]` or null: src/fast.rs `takeDial`.)
+pub fn take_dial(id: u32) -> Result<Option<(String, u32)>> {
     with_table(|table| {
         let dial = table.session(id)?.poll_dial();
-        Ok(dial.map(|Dial { host, port }| DialTarget {
-            host: host.to_string(),
-            port: u32::from(port),
-        }))
+        Ok(dial.map(|Dial { host, port }| (host.to_string(), u32::from(port))))
     })
 }
 

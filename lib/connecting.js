@@ -100,7 +100,11 @@ const methods = {
 
   /** Caller: opens the TCP connection the core asks for (its first, or the next after a retarget or fallback). */
   _dialNext() {
-    const [host, port] = table.takeDial(this._native);
+    // The core offers a dial only while DIALING, its state from now on.
+    const dial = table.takeDial(this._native);
+    this._state = State.DIALING;
+    const host = dial[0];
+    const port = dial[1];
     let socket;
     try {
       // Given here, TCP_NODELAY is set once, as the connection completes;

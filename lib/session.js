@@ -165,7 +165,6 @@ class NetbiosSession extends EventEmitter {
       return this;
     }
     this._callback = callback;
-    this._state = table.state(this._native);
     this._dialNext();
     return this;
   }

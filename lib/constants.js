@@ -1,6 +1,6 @@
 'use strict';
 // What several of the session's modules share: its states, the empty
-// backlog, the SESSION MESSAGE header size, tracing, and `written`. It
+// backlog, the SESSION MESSAGE header size, frame names and tracing. It
 // requires none of them, so each can require it without a cycle.
 
 const util = require('util');
@@ -37,9 +37,4 @@ const SENT = Object.freeze({
 // The backlog of every session with nothing held: never written to.
 const NO_BACKLOG = Object.freeze([]);
 
-/** `out` cut to the `length` bytes the binding wrote into it. */
-function written(out, length) {
-  return length === out.length ? out : out.subarray(0, length);
-}
-
-module.exports = { debug, TRACING, HEADER_LENGTH, State, STATE_NAMES, FRAMES, SENT, NO_BACKLOG, written };
+module.exports = { debug, TRACING, HEADER_LENGTH, State, STATE_NAMES, FRAMES, SENT, NO_BACKLOG };

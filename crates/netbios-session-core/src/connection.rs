@@ -282,6 +282,14 @@ const NEXT_HEADER: ReadState = ReadState::Header {
     filled: 0,
 };
 
+/// See [`Connection::frame_progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FrameProgress {
+    Header(usize),
+    Body(usize),
+    Trailer,
+}
+
 /// One connection of a NetBIOS session (or one SMB direct-TCP connection), without I/O.
 #[derive(Debug)]
 pub struct Connection {
@@ -378,7 +386,20 @@ impl Connection {
         }
     }
 
-    fn establish(&mut self, now: Millis) {
+    /// What the next frame still lacks before [`next_event`](Self::next_event)
+    /// can report it whole: the header's missing bytes, or a message body's
+    /// (`None` while a control trailer is collected; it is small and bounded).
+    pub(crate) fn frame_progress(&self) -> FrameProgress {
+        match &self.read {
+            ReadState::Header { filled, .. } => {
+                FrameProgress::Header(HEADER_LEN - usize::from(*filled))
+            }
+            ReadState::Body { remaining, .. } => FrameProgress::Body(*remaining as usize),
+            ReadState::Trailer { .. } | ReadState::DiscardPositive { .. } => FrameProgress::Trailer,
+        }
+    }
+
+    pub(crate) fn establish(&mut self, now: Millis) {
         self.phase = Phase::Established;
         self.request_deadline = None;
         self.idle_deadline = self.timers.idle_timeout.map(|t| now.saturating_add(t));

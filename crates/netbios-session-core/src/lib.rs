@@ -27,7 +27,7 @@ pub mod session;
 pub use call::{rejection_reason, CallError, CallPlan, Next, DEFAULT_MAX_RETARGETS};
 pub use connection::{
     negative_reason, Config, ConfigError, Connection, Event as ConnectionEvent, Millis, Phase,
-    Received, Role, Timeout, Timers, MAX_CONTROL_FRAME,
+    Received as ConnectionReceived, Role, Timeout, Timers, MAX_CONTROL_FRAME,
 };
 pub use error::{CommandError, ErrorKind, ProtocolError, SessionError};
 pub use frame::{
@@ -36,7 +36,7 @@ pub use frame::{
 };
 pub use name::{NameError, NetbiosName};
 pub use session::{
-    reject_code, reject_code_from_number, Dial, Event, Host, Session, Start, State, CLOSE_TIMEOUT,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SETUP_TIMEOUT, NETBIOS_SESSION_PORT,
+    reject_code, reject_code_from_number, Dial, Event, Host, Received, Session, Start, State,
+    CLOSE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SETUP_TIMEOUT, NETBIOS_SESSION_PORT,
     NOT_LISTENING_ON_CALLED_NAME, UNSPECIFIED_ERROR,
 };

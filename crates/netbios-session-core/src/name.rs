@@ -33,12 +33,27 @@ pub enum NameError {
     EmptyScopeLabel,
     ScopeLabelTooLong(usize),
     EncodedTooLong,
-    Truncated { needed: usize, available: usize },
+    Truncated {
+        needed: usize,
+        available: usize,
+    },
     FirstLabelLength(u8),
-    CompressionPointer { offset: usize },
-    ReservedLabelType { offset: usize, byte: u8 },
-    BadHalfByte { offset: usize, byte: u8 },
-    DotInScopeLabel { offset: usize },
+    CompressionPointer {
+        offset: usize,
+    },
+    ReservedLabelType {
+        offset: usize,
+        byte: u8,
+    },
+    BadHalfByte {
+        offset: usize,
+        byte: u8,
+    },
+    DotInScopeLabel {
+        offset: usize,
+    },
+    /// Text whose `<xx>` suffix is not two hex digits before any `.scope`.
+    BadNotation(String),
 }
 
 impl fmt::Display for NameError {
@@ -77,6 +92,11 @@ impl fmt::Display for NameError {
             Self::DotInScopeLabel { offset } => {
                 write!(f, "scope label at byte {offset} contains a dot; expected a plain label")
             }
+            Self::BadNotation(ref text) => write!(
+                f,
+                "{text:?} is not a NetBIOS name; expected NAME, NAME<xx> (two hex digits), \
+                 NAME.scope or NAME<xx>.scope, as in FILESERVER<20>"
+            ),
         }
     }
 }
@@ -119,6 +139,34 @@ impl NetbiosName {
             suffix,
             scope,
         })
+    }
+
+    /// A name in the notation [`Display`](fmt::Display) prints (and the
+    /// JavaScript package reads): `NAME`, `NAME<xx>`, `NAME.scope` or
+    /// `NAME<xx>.scope`, `xx` the suffix in hex; `default_suffix` when
+    /// there is none.
+    pub fn parse(text: &str, default_suffix: u8) -> Result<Self, NameError> {
+        let bad = || NameError::BadNotation(text.to_owned());
+        let Some(open) = text.find('<') else {
+            let (name, scope) = text.split_once('.').unwrap_or((text, ""));
+            return Self::new(name, default_suffix, scope);
+        };
+        let (name, rest) = text.split_at(open);
+        let digits = rest.get(1..3).ok_or_else(bad)?;
+        let after = rest.get(3..).ok_or_else(bad)?;
+        let scope = match after.strip_prefix('>') {
+            Some("") => "",
+            Some(tail) => match tail.strip_prefix('.') {
+                Some(scope) if !scope.is_empty() => scope,
+                _ => return Err(bad()),
+            },
+            None => return Err(bad()),
+        };
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let suffix = u8::from_str_radix(digits, 16).map_err(|_| bad())?;
+        Self::new(name, suffix, scope)
     }
 
     /// The name without its padding.
@@ -409,6 +457,38 @@ mod tests {
         assert_eq!(
             NetbiosName::decode(&endless),
             Err(NameError::EncodedTooLong)
+        );
+    }
+
+    #[test]
+    fn parse_reads_the_display_notation() {
+        let plain = NetbiosName::parse("FILESERVER", 0x20).unwrap();
+        assert_eq!(
+            (plain.name(), plain.suffix(), plain.scope()),
+            (&b"FILESERVER"[..], 0x20, &b""[..])
+        );
+        let full = NetbiosName::parse("*SMBSERVER<1b>.corp.example", 0x20).unwrap();
+        assert_eq!(
+            (full.name(), full.suffix(), full.scope()),
+            (&b"*SMBSERVER"[..], 0x1b, &b"corp.example"[..])
+        );
+        assert_eq!(full.to_string(), "*SMBSERVER<1b>.corp.example");
+        assert_eq!(NetbiosName::parse(&full.to_string(), 0).unwrap(), full);
+        let scoped = NetbiosName::parse("HOST.scope", 0).unwrap();
+        assert_eq!(
+            (scoped.name(), scoped.suffix(), scoped.scope()),
+            (&b"HOST"[..], 0, &b"scope"[..])
+        );
+        for bad in ["X<2>", "X<zz>", "X<20", "X<20>scope", "X<20>.", "X<+1>"] {
+            assert!(NetbiosName::parse(bad, 0).is_err(), "{bad}");
+        }
+        assert_eq!(
+            NetbiosName::parse("X<2>", 0).unwrap_err().to_string(),
+            "\"X<2>\" is not a NetBIOS name; expected NAME, NAME<xx> (two hex digits), NAME.scope or NAME<xx>.scope, as in FILESERVER<20>"
+        );
+        assert_eq!(
+            NetbiosName::parse("SIXTEEN-BYTES-XX", 0),
+            Err(NameError::NameTooLong(16))
         );
     }
 }

@@ -15,10 +15,10 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::ops::Range;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::call::{CallError, CallPlan, Next};
-use crate::connection::{self, Config, ConfigError, Connection, Millis, Role};
+use crate::connection::{self, Config, ConfigError, Connection, FrameProgress, Millis, Role};
 use crate::error::{CommandError, SessionError};
 use crate::frame::HEADER_LEN;
 use crate::name::NetbiosName;
@@ -140,6 +140,10 @@ pub enum Start {
     Called,
     /// SMB direct TCP on a connection that is already up (either end).
     Direct,
+    /// A NetBIOS session whose SESSION REQUEST and response were exchanged
+    /// elsewhere (another stack, a codec picking up after a handshake):
+    /// established at once, either end.
+    Established,
     /// Caller: dial `to`, then ask for a session with `called[0]` from
     /// `calling`; `called[1..]` are fallback names tried in order after a
     /// NEGATIVE response 0x80 or 0x82, on a new connection each.
@@ -185,6 +189,29 @@ pub enum Event {
     Failed(SessionError),
 }
 
+/// What [`Session::decode`] took from its input: [`Event`] with the message
+/// as bytes of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// See [`Event::Request`].
+    Request {
+        called: NetbiosName,
+        calling: NetbiosName,
+    },
+    /// See [`Event::Established`].
+    Established,
+    /// See [`Event::Fallback`].
+    Fallback { called: NetbiosName },
+    /// See [`Event::Retarget`].
+    Retarget { addr: Ipv4Addr, port: u16 },
+    /// See [`Event::KeepAlive`].
+    KeepAlive,
+    /// One whole SESSION MESSAGE's payload.
+    Message(Bytes),
+    /// See [`Event::Failed`].
+    Failed(SessionError),
+}
+
 /// The caller's side: where it dials and its deadlines.
 #[derive(Debug)]
 struct Call {
@@ -215,8 +242,9 @@ pub struct Session {
 impl Session {
     /// A session that begins as `start` says, its clocks starting at `now`.
     pub fn new(start: Start, config: Config, now: Millis) -> Result<Self, ConfigError> {
+        let established = matches!(start, Start::Established);
         let (role, call) = match start {
-            Start::Called => (Role::Called, None),
+            Start::Called | Start::Established => (Role::Called, None),
             Start::Direct => (Role::Direct, None),
             Start::Call {
                 to,
@@ -241,9 +269,12 @@ impl Session {
         let state = match (&call, role) {
             (Some(_), _) => State::Dialing,
             (None, Role::Direct) => State::Established,
+            (None, _) if established => State::Established,
             (None, _) => State::AwaitingRequest,
         };
-        if call.is_none() {
+        if established {
+            connection.establish(now);
+        } else if call.is_none() {
             connection.start(now);
         }
         Ok(Self {
@@ -322,6 +353,47 @@ impl Session {
                 Some(Event::Message { range, first, last })
             }
             other => Some(self.after_control(other)),
+        }
+    }
+
+    /// Decodes the next event from the front of `input`, removing the bytes
+    /// it used: the owned-event form of [`next_event`](Self::next_event),
+    /// for drivers that read into a [`BytesMut`] (the tokio driver, codecs).
+    ///
+    /// A SESSION MESSAGE comes out whole, as a zero-copy slice of `input`:
+    /// its body waits in `input` until all of it is there, and `input` is
+    /// given room for the rest of it as soon as its header is read (at most
+    /// [`max_message_length`](Self::max_message_length), which bounds what a
+    /// session holds). `None`: read more into `input`, unless the session
+    /// reads nothing now (a request awaiting its answer: then `input` keeps
+    /// what came behind it; read nothing more until it is answered).
+    pub fn decode(&mut self, now: Millis, input: &mut BytesMut) -> Option<Received> {
+        loop {
+            let limit = match self.connection.frame_progress() {
+                // A header alone, so that the body after it waits as below.
+                FrameProgress::Header(missing) => missing.min(input.len()),
+                FrameProgress::Body(remaining) if input.len() < remaining => {
+                    input.reserve(remaining - input.len());
+                    return None;
+                }
+                FrameProgress::Body(remaining) => remaining,
+                FrameProgress::Trailer => input.len(),
+            };
+            let mut pos = 0;
+            let event = self.next_event(now, &input[..limit], &mut pos);
+            let used = input.split_to(pos);
+            let received = match event {
+                None if pos == 0 => return None,
+                None => continue,
+                Some(Event::Message { range, .. }) => Received::Message(used.freeze().slice(range)),
+                Some(Event::Request { called, calling }) => Received::Request { called, calling },
+                Some(Event::Established) => Received::Established,
+                Some(Event::Fallback { called }) => Received::Fallback { called },
+                Some(Event::Retarget { addr, port }) => Received::Retarget { addr, port },
+                Some(Event::KeepAlive) => Received::KeepAlive,
+                Some(Event::Failed(error)) => Received::Failed(error),
+            };
+            return Some(received);
         }
     }
 
@@ -603,3 +675,6 @@ pub fn reject_code_from_number(reason: f64) -> u8 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod decode_tests;

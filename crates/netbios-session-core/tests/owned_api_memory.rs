@@ -9,7 +9,7 @@
 
 mod harness;
 
-use netbios_session_core::{Config, Connection, Received, Role};
+use netbios_session_core::{Config, Connection, ConnectionReceived as Received, Role};
 
 #[global_allocator]
 static ALLOCATOR: harness::alloc::Counting = harness::alloc::Counting;

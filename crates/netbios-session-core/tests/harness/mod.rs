@@ -30,9 +30,9 @@ use std::net::Ipv4Addr;
 
 use arbitrary::{Arbitrary, Unstructured};
 use netbios_session_core::{
-    CallError, CallPlan, Config, Connection, ConnectionEvent as Event, FrameType, Header,
-    LengthEncoding, Millis, NetbiosName, Next, Phase, ProtocolError, Received, Role, Timeout,
-    Timers, HEADER_LEN, MAX_NETBIOS_LENGTH, MAX_WIDE_LENGTH,
+    CallError, CallPlan, Config, Connection, ConnectionEvent as Event,
+    ConnectionReceived as Received, FrameType, Header, LengthEncoding, Millis, NetbiosName, Next,
+    Phase, ProtocolError, Role, Timeout, Timers, HEADER_LEN, MAX_NETBIOS_LENGTH, MAX_WIDE_LENGTH,
 };
 
 /// Heap a session may keep between calls (`next_event` API): a control

@@ -1,0 +1,238 @@
+//! An established session over any `AsyncRead + AsyncWrite`: a [`Stream`]
+//! of received messages and a [`Sink`] of messages to send. It moves bytes
+//! between the stream and the core, and sleeps until the core's deadline;
+//! the core decides everything else.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use futures_sink::Sink;
+use futures_util::stream::{SplitSink, SplitStream, StreamExt};
+use netbios_session_core::{self as core, Received, SessionError, State};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::clock::{Clock, Timer};
+use crate::output::Output;
+use crate::Error;
+
+/// Room made for each read. A message's body gets room for all of it
+/// when its header is read ([`core::Session::decode`]).
+const READ_CHUNK: usize = 64 * 1024;
+/// Below this much free room, the input buffer is given more before a read.
+const MIN_READ_ROOM: usize = 4 * 1024;
+/// Bytes waiting to be written beyond which [`Sink::poll_ready`] first
+/// writes them out: backpressure from the stream.
+const HIGH_WATER: usize = 64 * 1024;
+
+/// A NetBIOS session (or SMB direct-TCP session) over the stream `S`.
+///
+/// Received messages come from its [`Stream`] implementation, one
+/// [`Bytes`] each (SESSION KEEP ALIVEs are read and dropped); messages go
+/// out through its [`Sink`] implementation. [`split`](Self::split) makes
+/// read and write halves for two tasks.
+///
+/// Deadlines (idle timeout, keep-alives) are kept while the session is
+/// polled: read it (or flush it) to have them kept.
+#[derive(Debug)]
+pub struct Session<S> {
+    pub(crate) io: S,
+    pub(crate) core: core::Session,
+    pub(crate) clock: Clock,
+    input: BytesMut,
+    output: Output,
+    timer: Timer,
+    /// The peer ended its stream.
+    read_closed: bool,
+    /// `poll_close` ended the session in the core.
+    ended: bool,
+}
+
+impl<S> Session<S> {
+    pub(crate) fn from_parts(io: S, core: core::Session, clock: Clock) -> Self {
+        let mut session = Self {
+            io,
+            core,
+            clock,
+            input: BytesMut::new(),
+            output: Output::default(),
+            timer: Timer::default(),
+            read_closed: false,
+            ended: false,
+        };
+        session.take_transmit();
+        session
+    }
+
+    /// Hands back the core (and the clock) of a connection left for a
+    /// retarget or fallback; the stream is dropped (closed).
+    pub(crate) fn into_core(self) -> (core::Session, Clock) {
+        (self.core, self.clock)
+    }
+
+    /// Where the session stands.
+    pub fn state(&self) -> State {
+        self.core.state()
+    }
+
+    /// The largest message this session sends or accepts.
+    pub fn max_message_length(&self) -> u32 {
+        self.core.max_message_length()
+    }
+
+    /// The underlying stream (for its addresses, say).
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Moves what the core queued (a request, an answer, a keep-alive) to the output.
+    pub(crate) fn take_transmit(&mut self) {
+        while let Some(frame) = self.core.poll_transmit() {
+            self.output.push_frame(frame);
+        }
+    }
+
+    /// Acts on every passed deadline; arms the timer for the next. A
+    /// failure is returned once (the core is then over and has no deadline).
+    fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> Option<SessionError> {
+        loop {
+            let at = self.core.poll_timeout()?;
+            let now = self.clock.now();
+            if at > now && self.timer.poll_at(&self.clock, at, cx).is_pending() {
+                return None;
+            }
+            // The timer fired: the deadline has passed, whatever rounding says.
+            if let Some(error) = self.core.handle_timeout(now.max(at)) {
+                return Some(error);
+            }
+            self.take_transmit();
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    /// Writes out everything queued, and flushes the stream.
+    pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.output.poll_write_to(&mut self.io, cx)
+    }
+
+    /// Writes out everything queued.
+    pub(crate) async fn write_out(&mut self) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_write_out(cx)).await?;
+        Ok(())
+    }
+
+    /// The next event the core decodes, reading as needed; `None` once the
+    /// peer ended its stream cleanly or the session is over. What the core
+    /// queued meanwhile (keep-alives) is written out while waiting to read.
+    pub(crate) fn poll_received(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Received>, Error>> {
+        loop {
+            if let Some(error) = self.poll_deadlines(cx) {
+                return Poll::Ready(Err(error.into()));
+            }
+            if let Some(received) = self.core.decode(self.clock.now(), &mut self.input) {
+                return Poll::Ready(Ok(Some(received)));
+            }
+            if self.core.state().is_over() || self.read_closed {
+                return Poll::Ready(Ok(None));
+            }
+            if self.core.state() == State::AwaitingDecision {
+                // Nothing is read until the request is answered.
+                return Poll::Ready(Err(Error::closed(
+                    "The SESSION REQUEST awaits its answer; nothing is read before it",
+                )));
+            }
+            if self.output.len() > 0 {
+                // Pending is fine: the write's wake-up comes with the read's.
+                if let Poll::Ready(Err(error)) = self.poll_write_out(cx) {
+                    return Poll::Ready(Err(error.into()));
+                }
+            }
+            if self.input.capacity() - self.input.len() < MIN_READ_ROOM {
+                self.input.reserve(READ_CHUNK);
+            }
+            let read = ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut self.io),
+                cx,
+                &mut self.input
+            ))?;
+            if read == 0 {
+                self.read_closed = true;
+                self.core.handle_end_of_input()?;
+            }
+        }
+    }
+
+    /// Splits the session into a read half and a write half, for two tasks.
+    pub fn split(self) -> (SplitSink<Self, Bytes>, SplitStream<Self>) {
+        let (sink, stream) = StreamExt::split(self);
+        (sink, stream)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Session<S> {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            return Poll::Ready(match ready!(this.poll_received(cx)) {
+                Ok(Some(Received::Message(message))) => Some(Ok(message)),
+                Ok(Some(Received::Failed(error))) => Some(Err(error.into())),
+                // Keep-alives carry nothing; an established session decodes nothing else.
+                Ok(Some(_)) => continue,
+                Ok(None) => None,
+                Err(error) => Some(Err(error)),
+            });
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Bytes> for Session<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.output.len() >= HIGH_WATER {
+            ready!(this.poll_write_out(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queues one message. Fails with [`ErrorKind::MessageTooLong`](crate::ErrorKind::MessageTooLong)
+    /// above the session's limit, and with [`ErrorKind::NotConnected`](crate::ErrorKind::NotConnected)
+    /// once it is no longer established.
+    fn start_send(self: Pin<&mut Self>, message: Bytes) -> Result<(), Error> {
+        let this = self.get_mut();
+        let header = this.core.message_header(message.len())?;
+        this.output.push_message(&header, message);
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if let Some(error) = this.poll_deadlines(cx) {
+            return Poll::Ready(Err(error.into()));
+        }
+        ready!(this.poll_write_out(cx))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Ends the session: what was queued is written, then the write side
+    /// of the stream is shut down. Messages still arriving can be read.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if !this.ended {
+            this.ended = true;
+            this.core.end(this.clock.now());
+        }
+        ready!(this.poll_write_out(cx))?;
+        ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
+        Poll::Ready(Ok(()))
+    }
+}

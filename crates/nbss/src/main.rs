@@ -1,0 +1,3 @@
+//! nbss: the command-line tool over netbios-session-tokio.
+
+fn main() {}

@@ -34,8 +34,9 @@ const HIGH_WATER: usize = 64 * 1024;
 /// out through its [`Sink`] implementation. [`split`](Self::split) makes
 /// read and write halves for two tasks.
 ///
-/// Deadlines (idle timeout, keep-alives) are kept while the session is
-/// polled: read it (or flush it) to have them kept.
+/// Deadlines (idle timeout, keep-alives) are kept by the reading side:
+/// a session that is read (or whose read half is) keeps them. The timer
+/// wakes one task, the reader's; a session that is only written keeps none.
 #[derive(Debug)]
 pub struct Session<S> {
     pub(crate) io: S,
@@ -48,6 +49,10 @@ pub struct Session<S> {
     read_closed: bool,
     /// `poll_close` ended the session in the core.
     ended: bool,
+    /// The sink waits for the stream to take its bytes. A stream wakes one
+    /// writer only: the reading side then leaves writing to the sink (see
+    /// `poll_received`), or the sink's task would never be woken.
+    sink_waiting: bool,
 }
 
 impl<S> Session<S> {
@@ -61,6 +66,7 @@ impl<S> Session<S> {
             timer: Timer::default(),
             read_closed: false,
             ended: false,
+            sink_waiting: false,
         };
         session.take_transmit();
         session
@@ -147,8 +153,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     "The SESSION REQUEST awaits its answer; nothing is read before it",
                 )));
             }
-            if self.output.len() > 0 {
-                // Pending is fine: the write's wake-up comes with the read's.
+            if self.output.len() > 0 && !self.sink_waiting {
+                // What the core queued (keep-alives, a setup frame) goes out
+                // even if nobody writes. Pending is fine: this task is woken
+                // when the stream takes more, or when there is more to read.
                 if let Poll::Ready(Err(error)) = self.poll_write_out(cx) {
                     return Poll::Ready(Err(error.into()));
                 }
@@ -168,7 +176,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
     }
 
-    /// Splits the session into a read half and a write half, for two tasks.
+    /// The sink's writing: what it waits for is noted (see `sink_waiting`).
+    fn poll_write_out_for_sink(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = self.poll_write_out(cx);
+        self.sink_waiting = poll.is_pending();
+        poll
+    }
+
+    /// Splits the session into a write half and a read half (futures'
+    /// order), for two tasks.
     pub fn split(self) -> (SplitSink<Self, Bytes>, SplitStream<Self>) {
         let (sink, stream) = StreamExt::split(self);
         (sink, stream)
@@ -199,7 +215,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Bytes> for Session<S> {
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
         if this.output.len() >= HIGH_WATER {
-            ready!(this.poll_write_out(cx))?;
+            ready!(this.poll_write_out_for_sink(cx))?;
         }
         Poll::Ready(Ok(()))
     }
@@ -216,10 +232,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Bytes> for Session<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
-        if let Some(error) = this.poll_deadlines(cx) {
-            return Poll::Ready(Err(error.into()));
-        }
-        ready!(this.poll_write_out(cx))?;
+        ready!(this.poll_write_out_for_sink(cx))?;
         Poll::Ready(Ok(()))
     }
 
@@ -231,7 +244,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Bytes> for Session<S> {
             this.ended = true;
             this.core.end(this.clock.now());
         }
-        ready!(this.poll_write_out(cx))?;
+        ready!(this.poll_write_out_for_sink(cx))?;
         ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
         Poll::Ready(Ok(()))
     }

@@ -15,10 +15,17 @@
 //! - deadlines never stick: handling the timeout at `poll_timeout()` moves
 //!   the deadline later, or ends the session; handling it early changes
 //!   nothing (no hang, no busy loop);
-//! - commands refused in the wrong state change nothing.
+//! - commands refused in the wrong state change nothing;
+//! - `decode` agrees with `next_event`: a twin session given the same
+//!   bytes through `decode` (and the same commands) reports the same
+//!   events, each message whole, and holds no more than the bytes it was
+//!   given plus room for one message of the session's limit.
 
 use super::*;
-use netbios_session_core::{ConfigError, Dial, Event as SessionEvent, Host, Session, Start, State};
+use bytes::BytesMut;
+use netbios_session_core::{
+    ConfigError, Dial, ErrorKind, Event as SessionEvent, Host, Received, Session, Start, State,
+};
 
 #[derive(Arbitrary, Clone, Debug)]
 pub enum StartSpec {
@@ -97,8 +104,58 @@ fn peer_bytes(spec: &PeerBytes) -> Vec<u8> {
     }
 }
 
+/// An event as both forms report it: messages whole, failures by kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Seen {
+    Request(NetbiosName, NetbiosName),
+    Established,
+    Fallback(NetbiosName),
+    Retarget(Ipv4Addr, u16),
+    KeepAlive,
+    Message(Vec<u8>),
+    Failed(ErrorKind),
+}
+
+/// The twin: the same session driven through `decode`.
+struct Twin {
+    session: Session,
+    input: BytesMut,
+    seen: Vec<Seen>,
+}
+
+impl Twin {
+    fn feed(&mut self, now: Millis, bytes: &[u8]) {
+        self.input.extend_from_slice(bytes);
+        while let Some(received) = self.session.decode(now, &mut self.input) {
+            self.seen.push(match received {
+                Received::Request { called, calling } => Seen::Request(called, calling),
+                Received::Established => Seen::Established,
+                Received::Fallback { called } => Seen::Fallback(called),
+                Received::Retarget { addr, port } => Seen::Retarget(addr, port),
+                Received::KeepAlive => Seen::KeepAlive,
+                Received::Message(message) => Seen::Message(message.to_vec()),
+                Received::Failed(error) => Seen::Failed(error.kind()),
+            });
+            assert!(self.seen.len() <= 1 << 16);
+        }
+        // Held: at most what came plus room for one message at the limit
+        // (a BytesMut that grows may double its capacity).
+        let bound = self.input.len() + self.session.max_message_length() as usize + HEADER_LEN;
+        assert!(
+            self.input.capacity() <= 2 * bound + 64,
+            "decode holds {} bytes of room for {} bytes",
+            self.input.capacity(),
+            self.input.len()
+        );
+    }
+}
+
 struct Life {
     session: Session,
+    twin: Twin,
+    /// What `next_event` reported, as `Seen`, and the message in pieces.
+    seen: Vec<Seen>,
+    assembly: Vec<u8>,
     now: Millis,
     caller: bool,
     /// The dial decided and not yet taken, as the harness expects it.
@@ -120,6 +177,17 @@ impl Life {
     }
 
     fn feed(&mut self, bytes: &[u8]) {
+        self.feed_primary(bytes);
+        self.twin.feed(self.now, bytes);
+        if self.session.state() == State::AwaitingDecision {
+            // What came behind a request is dropped above: the twin's too.
+            self.twin.input.clear();
+        }
+        assert_eq!(self.seen, self.twin.seen, "decode and next_event disagree");
+        assert_eq!(self.session.state(), self.twin.session.state());
+    }
+
+    fn feed_primary(&mut self, bytes: &[u8]) {
         let mut pos = 0;
         let before = self.session.state();
         let mut steps = 0;
@@ -128,6 +196,23 @@ impl Life {
             assert!(steps <= bytes.len() + 1, "next_event does not move forward");
             assert!(pos <= bytes.len());
             let state = self.session.state();
+            self.seen.extend(match &event {
+                SessionEvent::Request { called, calling } => {
+                    Some(Seen::Request(called.clone(), calling.clone()))
+                }
+                SessionEvent::Established => Some(Seen::Established),
+                SessionEvent::Fallback { called } => Some(Seen::Fallback(called.clone())),
+                SessionEvent::Retarget { addr, port } => Some(Seen::Retarget(*addr, *port)),
+                SessionEvent::KeepAlive => Some(Seen::KeepAlive),
+                SessionEvent::Message { range, first, last } => {
+                    if *first {
+                        self.assembly.clear();
+                    }
+                    self.assembly.extend_from_slice(&bytes[range.clone()]);
+                    last.then(|| Seen::Message(std::mem::take(&mut self.assembly)))
+                }
+                SessionEvent::Failed(error) => Some(Seen::Failed(error.kind())),
+            });
             match &event {
                 SessionEvent::Failed(error) => {
                     assert_eq!(state, State::Failed, "{error}");
@@ -170,6 +255,8 @@ impl Life {
         let state = self.session.state();
         let due = self.session.poll_timeout();
         let error = self.session.handle_timeout(now);
+        let twin = self.twin.session.handle_timeout(now);
+        assert_eq!(twin.map(|e| e.kind()), error.as_ref().map(|e| e.kind()));
         let after = self.session.state();
         match due {
             Some(due) if due <= now => {
@@ -246,12 +333,20 @@ pub fn check_session(data: &[u8]) {
         timers,
         ..Config::for_role(role)
     };
-    let session = match Session::new(start, config, now) {
+    let session = match Session::new(start.clone(), config, now) {
         Ok(session) => session,
         Err(ConfigError::ZeroKeepAlive) => return assert_eq!(timers.keep_alive, Some(0)),
         Err(other) => panic!("{other}"),
     };
+    let twin = Twin {
+        session: Session::new(start, config, now).expect("the same start as above"),
+        input: BytesMut::new(),
+        seen: Vec::new(),
+    };
     let mut life = Life {
+        twin,
+        seen: Vec::new(),
+        assembly: Vec::new(),
         dial: caller.then(|| to.clone()),
         target: to.clone(),
         session,
@@ -273,11 +368,15 @@ pub fn check_session(data: &[u8]) {
         match op {
             LifeOp::TakeDial => {
                 let dial = life.session.poll_dial();
+                assert_eq!(life.twin.session.poll_dial(), dial);
                 assert_eq!(dial, life.dial.take().filter(|_| state == State::Dialing));
                 assert_eq!(life.session.poll_dial(), None, "one dial per decision");
             }
             LifeOp::Connected => {
                 let result = life.session.handle_connected(life.now);
+                assert_eq!(life.twin.session.handle_connected(life.now), result);
+                // A new connection: nothing of the last one's bytes is read.
+                life.twin.input.clear();
                 assert_eq!(result.is_ok(), state == State::Dialing);
                 if result.is_err() {
                     assert_eq!(life.session.state(), state);
@@ -297,6 +396,11 @@ pub fn check_session(data: &[u8]) {
             }
             LifeOp::EndOfInput => {
                 let result = life.session.handle_end_of_input();
+                let twin = life.twin.session.handle_end_of_input();
+                assert_eq!(
+                    twin.as_ref().map_err(|error| error.kind()),
+                    result.as_ref().map_err(|error| error.kind())
+                );
                 let after = life.session.state();
                 match &result {
                     Err(_) => assert_eq!(after, State::Failed),
@@ -326,6 +430,7 @@ pub fn check_session(data: &[u8]) {
             }
             LifeOp::Accept => {
                 let ok = life.session.accept(life.now).is_ok();
+                assert_eq!(life.twin.session.accept(life.now).is_ok(), ok);
                 assert_eq!(ok, state == State::AwaitingDecision);
                 if ok {
                     assert_eq!(life.session.state(), State::Established);
@@ -333,6 +438,7 @@ pub fn check_session(data: &[u8]) {
             }
             LifeOp::Reject(code) => {
                 let ok = life.session.reject(*code, life.now).is_ok();
+                assert_eq!(life.twin.session.reject(*code, life.now).is_ok(), ok);
                 assert_eq!(ok, state == State::AwaitingDecision);
                 if ok {
                     assert_eq!(life.session.state(), State::Answered);
@@ -347,10 +453,19 @@ pub fn check_session(data: &[u8]) {
                     .session
                     .retarget(Ipv4Addr::from(*addr), *port, life.now)
                     .is_ok();
+                let twin = life
+                    .twin
+                    .session
+                    .retarget(Ipv4Addr::from(*addr), *port, life.now);
+                assert_eq!(twin.is_ok(), ok);
                 assert_eq!(ok, state == State::AwaitingDecision);
             }
             LifeOp::AnswerUnheard(auto) => {
                 let ok = life.session.answer_unheard(*auto, life.now).is_ok();
+                assert_eq!(
+                    life.twin.session.answer_unheard(*auto, life.now).is_ok(),
+                    ok
+                );
                 assert_eq!(ok, state == State::AwaitingDecision);
                 if ok {
                     let want = if *auto {
@@ -363,6 +478,7 @@ pub fn check_session(data: &[u8]) {
             }
             LifeOp::End => {
                 life.session.end(life.now);
+                life.twin.session.end(life.now);
                 let after = life.session.state();
                 match state {
                     State::Established => assert_eq!(after, State::Ending),
@@ -374,6 +490,8 @@ pub fn check_session(data: &[u8]) {
             }
             LifeOp::Send(length) => {
                 let ok = life.session.message_header(usize::from(*length)).is_ok();
+                let twin = life.twin.session.message_header(usize::from(*length));
+                assert_eq!(twin.is_ok(), ok);
                 if ok {
                     assert_eq!(state, State::Established);
                 }
@@ -381,6 +499,7 @@ pub fn check_session(data: &[u8]) {
             }
             LifeOp::Transmit => {
                 let bytes = life.session.poll_transmit();
+                assert_eq!(life.twin.session.poll_transmit(), bytes);
                 if state.is_over() {
                     // Only what was queued before the end (an answer) may remain.
                     let _ = bytes;
@@ -388,5 +507,10 @@ pub fn check_session(data: &[u8]) {
             }
         }
         life.check_over();
+        assert_eq!(life.twin.session.state(), life.session.state());
+        assert_eq!(
+            life.twin.session.poll_timeout(),
+            life.session.poll_timeout()
+        );
     }
 }

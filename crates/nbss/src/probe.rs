@@ -5,12 +5,15 @@
 
 use std::io::{ErrorKind as IoErrorKind, Write};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use netbios_session_core::rejection_reason;
-use netbios_session_tokio::{Call, Error, ErrorKind, NetbiosName, Options, Session};
+use netbios_session_tokio::{
+    dial_tcp, Call, Dial, Error, ErrorKind, NetbiosName, Options, Session,
+};
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{timeout_at, Instant};
@@ -188,6 +191,8 @@ struct Report {
     calling: Option<NetbiosName>,
     setup: Setup,
     negotiate: Option<Negotiate>,
+    /// Where the call went after the first dial: each retarget's address.
+    retargets: Vec<String>,
     setup_ms: u64,
     ms: u64,
 }
@@ -205,6 +210,7 @@ struct JsonLine<'a> {
     reason: Option<&'static str>,
     error: Option<String>,
     smb2: Option<JsonSmb2>,
+    retargets: &'a [String],
     setup_ms: u64,
     ms: u64,
 }
@@ -221,10 +227,17 @@ impl Report {
     /// The text after the path, port and called name.
     fn result_text(&self) -> String {
         match &self.setup {
-            Setup::Established => match &self.negotiate {
-                Some(negotiate) => format!("established, {}", negotiate.text()),
-                None => "established".to_owned(),
-            },
+            Setup::Established => {
+                let via = self
+                    .retargets
+                    .iter()
+                    .map(|to| format!(" via retarget to {to}"))
+                    .collect::<String>();
+                match &self.negotiate {
+                    Some(negotiate) => format!("established{via}, {}", negotiate.text()),
+                    None => format!("established{via}"),
+                }
+            }
             Setup::Rejected { code, .. } => {
                 format!("rejected {code:#04x} ({})", rejection_reason(*code))
             }
@@ -285,6 +298,7 @@ impl Report {
             reason,
             error,
             smb2,
+            retargets: &self.retargets,
             setup_ms: self.setup_ms,
             ms: self.ms,
         };
@@ -363,6 +377,7 @@ async fn attempt_direct(args: &ProbeArgs, budget: Duration) -> Report {
     )
     .await;
     finish(
+        Vec::new(),
         Path::Direct,
         args.port_smb,
         None,
@@ -387,9 +402,24 @@ async fn attempt_netbios(
     let call = Call::with_names(called.clone(), calling.clone())
         .port(args.port_netbios)
         .timeout(Some(budget));
+    // Every dial is noted: those after the first are where retargets sent the call.
+    let dials = Arc::new(Mutex::new(Vec::new()));
+    let noted = Arc::clone(&dials);
+    let dial = move |to: Dial| {
+        noted.lock().expect("not poisoned").push(to.to_string());
+        dial_tcp(to)
+    };
     // The call's timeout bounds the whole setup, name resolution included.
-    let connected = Session::connect(dial_host(&args.host), &call).await;
+    let connected = Session::connect_with(dial_host(&args.host), &call, dial).await;
+    let retargets = dials
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .skip(1)
+        .cloned()
+        .collect();
     finish(
+        retargets,
         Path::Netbios,
         args.port_netbios,
         Some(called),
@@ -404,6 +434,7 @@ async fn attempt_netbios(
 
 #[allow(clippy::too_many_arguments)]
 async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
+    retargets: Vec<String>,
     path: Path,
     port: u16,
     called: Option<NetbiosName>,
@@ -433,6 +464,7 @@ async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
         calling,
         setup,
         negotiate,
+        retargets,
         setup_ms,
         ms: elapsed_ms(started),
     }
@@ -515,6 +547,7 @@ mod tests {
                 error: Error::from(std::io::Error::other("refused")),
             },
             negotiate: None,
+            retargets: Vec::new(),
             setup_ms: 2,
             ms: 2,
         };
@@ -537,14 +570,16 @@ mod tests {
             calling: None,
             setup: Setup::Established,
             negotiate: Some(Negotiate::Dialect(0x0210)),
+            retargets: vec!["10.0.0.9:445".to_owned()],
             setup_ms: 1,
             ms: 3,
         };
         assert_eq!(
             report.text_line(),
-            "direct    445  -                established, SMB2 dialect 0x0210 (3 ms)"
+            "direct    445  -                established via retarget to 10.0.0.9:445, SMB2 dialect 0x0210 (3 ms)"
         );
         let json: serde_json::Value = serde_json::from_str(&report.json_line("h")).unwrap();
+        assert_eq!(json["retargets"][0], "10.0.0.9:445");
         assert_eq!(json["smb2"]["negotiate"], "ok");
         assert_eq!(json["smb2"]["dialect"], "0x0210");
         assert!(json["error"].is_null());

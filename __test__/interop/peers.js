@@ -211,8 +211,12 @@ async function waitForListening(host, port, ms = 15000) {
 // ---------------------------------------------------------------------------
 // The workspace: smb.conf files, the share and its test file
 
-/** A temporary directory with smbd's and smbclient's configuration, the shares and a random test file. */
-function makeWorkspace() {
+/**
+ * A temporary directory with smbd's and smbclient's smb.conf, the shares and
+ * a test file. `smbdAddr`: where smbd listens (each suite has its own, so
+ * suites may run at once).
+ */
+function makeWorkspace({ smbdAddr = ADDR.smbd } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netbios-interop-'));
   // smbd serves the shares as the guest account (nobody): it must reach them.
   fs.chmodSync(dir, 0o755);
@@ -249,7 +253,7 @@ function makeWorkspace() {
       '  workgroup = INTEROP',
       '  server role = standalone server',
       // Loopback only: smbd binds exactly 127.0.0.2 (its own address).
-      `  interfaces = ${ADDR.smbd}/8`,
+      `  interfaces = ${smbdAddr}/8`,
       '  bind interfaces only = yes',
       // NetBIOS on 139, SMB direct TCP on the second port.
       `  smb ports = ${NETBIOS_PORT} ${DIRECT_PORT}`,
@@ -266,7 +270,7 @@ function makeWorkspace() {
       '  rpc start on demand helpers = no',
       // smbd answers a SESSION REQUEST for this name on port 139 with a
       // RETARGET to its direct port (source3/smbd: netbios_session_retarget()).
-      `  netbios retarget:${NAMES.retarget} = ${ADDR.smbd}:${DIRECT_PORT}`,
+      `  netbios retarget:${NAMES.retarget} = ${smbdAddr}:${DIRECT_PORT}`,
       '',
       '[pub]',
       `  path = ${share}`,
@@ -289,6 +293,7 @@ function makeWorkspace() {
 
   return {
     dir,
+    smbdAddr,
     smbConf,
     clientConf,
     share,
@@ -315,7 +320,7 @@ async function startSmbd(workspace) {
   );
   try {
     await Promise.race([
-      Promise.all([waitForListening(ADDR.smbd, NETBIOS_PORT), waitForListening(ADDR.smbd, DIRECT_PORT)]),
+      Promise.all([waitForListening(workspace.smbdAddr, NETBIOS_PORT), waitForListening(workspace.smbdAddr, DIRECT_PORT)]),
       smbd.exited.then((exit) => {
         throw new Error(`smbd exited at start (${JSON.stringify(exit)}):\n${safeRead(path.join(workspace.dir, 'smbd.out')).slice(-4000)}`);
       }),

@@ -42,7 +42,7 @@ pub struct BridgeArgs {
     /// `listening on ADDR:PORT` on stdout tells which).
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: SocketAddr,
-    /// The server: HOST:PORT, an IPv6 address in brackets ([::1]:445).
+    /// The server: HOST:PORT, an IPv6 address in brackets (`[::1]:445`).
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
     pub to: HostPort,
     /// Clients speak SMB direct TCP (no SESSION REQUEST) instead of NetBIOS.

@@ -38,9 +38,9 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "PORT", default_value_t = 139,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub port_netbios: u16,
-    /// A name to call on the NetBIOS path (NAME, NAME<xx>, NAME.scope;
-    /// suffix <20> by default), tried before the host's first DNS label and
-    /// *SMBSERVER. Repeat for more.
+    /// A name to call on the NetBIOS path (NAME or NAME.scope, suffix <20>
+    /// unless given in hex as in NAME<1b>), tried before the host's first DNS
+    /// label and *SMBSERVER. Repeat for more.
     #[arg(long = "called", value_name = "NAME", value_parser = names::parse_called)]
     pub called: Vec<NetbiosName>,
     /// The calling name (default: this host's name's first label in upper

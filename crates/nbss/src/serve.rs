@@ -26,8 +26,9 @@ pub struct ServeArgs {
     /// `listening on ADDR:PORT` on stdout tells which).
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: SocketAddr,
-    /// A called name to accept (NAME, NAME<xx>, NAME.scope; suffix <20> by
-    /// default; case is ignored). Repeat for more. None given: all are accepted.
+    /// A called name to accept (NAME or NAME.scope, suffix <20> unless given
+    /// in hex as in NAME<1b>; case is ignored). Repeat for more. None given:
+    /// all are accepted.
     #[arg(long = "name", value_name = "NAME", value_parser = names::parse_called)]
     pub names: Vec<NetbiosName>,
     /// SMB direct TCP: no SESSION REQUEST, every connection is a session.

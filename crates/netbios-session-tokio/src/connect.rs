@@ -47,10 +47,17 @@ impl Session<TcpStream> {
 }
 
 /// Opens a TCP connection where the core said, Nagle off (sessions carry
-/// requests and replies).
+/// requests and replies). A host is a DNS name or an address; an IPv6
+/// address may be written in brackets, as in URLs (`[::1]`).
 pub async fn dial_tcp(to: Dial) -> io::Result<TcpStream> {
     let stream = match &to.host {
-        Host::Name(name) => TcpStream::connect((name.as_str(), to.port)).await?,
+        Host::Name(name) => {
+            let name = name
+                .strip_prefix('[')
+                .and_then(|inner| inner.strip_suffix(']'))
+                .unwrap_or(name);
+            TcpStream::connect((name, to.port)).await?
+        }
         Host::Addr(addr) => TcpStream::connect((*addr, to.port)).await?,
     };
     stream.set_nodelay(true)?;

@@ -82,3 +82,16 @@ async fn a_direct_dial_to_a_closed_port_says_where() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn an_ipv6_host_may_be_written_in_brackets() {
+    let Ok(listener) = TcpListener::bind("[::1]:0").await else {
+        return; // no IPv6 loopback here
+    };
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move { listener.accept().await.unwrap() });
+    let session =
+        Session::connect_direct("[::1]", port, &Options::new(), Some(Duration::from_secs(5))).await;
+    assert!(session.is_ok(), "{:?}", session.err());
+    server.await.unwrap();
+}

@@ -3,9 +3,10 @@
 // the same run, alternating ours / baseline, median of REPS repetitions,
 // sender and receiver in separate processes (benchmark/peers.js).
 // Prints a table of ratios, writes benchmark/results.json and renders
-// benchmark/throughput.svg. Options: --reps N, --only SUBSTRING, --render.
+// benchmark/throughput.svg. Options: --reps N, --only SUBSTRING, --render,
+// --no-rust. Then the Rust crate's figures ("rust ..."), from cargo.
 
-const { fork } = require('child_process');
+const { fork, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -203,6 +204,7 @@ async function main() {
   const started = Date.now();
   const rows = [];
   const selected = figures.filter((figure) => !ONLY || figure.name.includes(ONLY));
+  if (selected.length === 0) return;
   console.log(`netbios-session benchmarks: ${REPS} repetitions (more where a figure says so), ours and baseline alternating, medians`);
   console.log(`${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}\n`);
   const header = ['figure', 'ours', 'baseline', 'ratio', 'target', ''];
@@ -263,6 +265,23 @@ async function main() {
   console.log(`\n${rows.length} figures in ${results.seconds.toFixed(0)} s; wrote benchmark/results.json and benchmark/throughput.svg`);
 }
 
+/** Runs the Rust benchmark with the same --only and --reps; throws if it fails. */
+function runRust() {
+  if (argv.includes('--no-rust')) return;
+  // Its figures are named "rust ..." (crates/netbios-session-tokio/examples/bench).
+  if (ONLY && !ONLY.startsWith('rust')) return;
+  const args = ['run', '--release', '--quiet', '-p', 'netbios-session-tokio', '--example', 'bench', '--'];
+  if (ONLY) args.push('--only', ONLY);
+  if (argv.includes('--reps')) args.push('--reps', String(REPS));
+  console.log('');
+  const run = spawnSync('cargo', args, { cwd: path.join(__dirname, '..'), stdio: 'inherit' });
+  if (run.error && run.error.code === 'ENOENT') {
+    console.log('Rust figures skipped: cargo is not on the PATH');
+  } else if (run.error || run.status !== 0) {
+    throw run.error || new Error(`the Rust benchmark failed (${run.signal || `exit status ${run.status}`})`);
+  }
+}
+
 // `--render` redraws the chart from benchmark/results.json without measuring.
 if (argv.includes('--render')) {
   const { figures: rows } = JSON.parse(fs.readFileSync(path.join(__dirname, 'results.json'), 'utf8'));
@@ -270,7 +289,7 @@ if (argv.includes('--render')) {
   process.exit(0);
 }
 
-main().catch((error) => {
+main().then(runRust).catch((error) => {
   console.error(error);
   process.exit(1);
 });

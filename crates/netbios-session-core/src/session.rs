@@ -370,8 +370,12 @@ impl Session {
     pub fn decode(&mut self, now: Millis, input: &mut BytesMut) -> Option<Received> {
         loop {
             let limit = match self.connection.frame_progress() {
-                // A header alone, so that the body after it waits as below.
-                FrameProgress::Header(missing) => missing.min(input.len()),
+                // A frame that is all here goes whole (one step); else its
+                // header alone, so that the body after it waits as below.
+                FrameProgress::Header(missing) => match self.connection.frame_len_ahead(input) {
+                    Some(whole) if whole <= input.len() => whole,
+                    _ => missing.min(input.len()),
+                },
                 FrameProgress::Body(remaining) if input.len() < remaining => {
                     input.reserve(remaining - input.len());
                     return None;

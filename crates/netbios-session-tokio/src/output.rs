@@ -10,9 +10,10 @@ use std::task::{ready, Context, Poll};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 
-/// Messages up to this size are copied into the batch; larger ones are
-/// queued as they are, behind their header.
-const BATCH_MESSAGE_LIMIT: usize = 16 * 1024;
+/// Messages below this size are copied into the batch; larger ones are
+/// queued as they are, behind their header (copying a 16 KiB message cost
+/// its sender a tenth of its time, measured).
+const BATCH_MESSAGE_LIMIT: usize = 8 * 1024;
 /// Buffers given to one vectored write.
 const MAX_SLICES: usize = 64;
 
@@ -35,12 +36,12 @@ impl Output {
     /// One SESSION MESSAGE: its header, then its payload.
     pub(crate) fn push_message(&mut self, header: &[u8], payload: Bytes) {
         self.len += header.len() + payload.len();
-        if payload.len() <= BATCH_MESSAGE_LIMIT {
-            self.batch.extend_from_slice(header);
+        self.batch.extend_from_slice(header);
+        if payload.len() < BATCH_MESSAGE_LIMIT {
             self.batch.extend_from_slice(&payload);
         } else {
+            // The header ends the batch; the payload follows it uncopied.
             self.close_batch();
-            self.queue.push_back(Bytes::copy_from_slice(header));
             self.queue.push_back(payload);
         }
     }

@@ -10,8 +10,8 @@
 //!   feeds one message after another into the session's `Sink` (which writes
 //!   once 64 KiB are queued and waits while the socket is full); the
 //!   receiver counts messages from its `Stream`. Baseline: a `TcpStream`
-//!   writing the same frame bytes, pre-framed, in 256 KiB writes, to one
-//!   reading them into a 256 KiB buffer and counting bytes / frame length.
+//!   writing the same frame bytes, pre-framed, in 1 MiB writes, to one
+//!   reading them into a 1 MiB buffer and counting bytes / frame length.
 //! - ping-pong 64 B: one session echoes what the other sends, one message
 //!   in flight. Baseline: two `TcpStream`s (Nagle off) echoing the same 68
 //!   framed bytes with `write_all` / `read_exact`.

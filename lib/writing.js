@@ -67,7 +67,6 @@ function flushBatchSoon(session) {
 }
 
 const methods = {
-  /** Appends one framed message to the batch; true while the caller may keep writing. */
   /** The session's Writer, made on first use. */
   _writing() {
     if (this._writer === null) this._writer = new Writer();

@@ -61,6 +61,14 @@ const SOCKET_LISTENERS = [
   ['close', onSocketClose],
 ];
 
+/** Where the core asks to dial: see `table.takeDial`. */
+const dialWords = new Uint32Array(2);
+
+/** An IPv4 address the core gave as a number, in dotted notation. */
+function ipv4(address) {
+  return `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`;
+}
+
 function isDuplex(stream) {
   return (
     stream !== null &&
@@ -101,10 +109,10 @@ const methods = {
   /** Caller: opens the TCP connection the core asks for (its first, or the next after a retarget or fallback). */
   _dialNext() {
     // The core offers a dial only while DIALING, its state from now on.
-    const dial = table.takeDial(this._native);
+    const port = table.takeDial(this._native, dialWords);
     this._state = State.DIALING;
-    const host = dial[0];
-    const port = dial[1];
+    // The host connect() was given, unless a retarget named an address.
+    const host = dialWords[0] === 0 ? this._host : ipv4(dialWords[1]);
     let socket;
     try {
       // Given here, TCP_NODELAY is set once, as the connection completes;
@@ -159,4 +167,4 @@ const methods = {
   },
 };
 
-module.exports = { methods, kSession, onSocketDrain, isDuplex };
+module.exports = { methods, kSession, onSocketDrain, isDuplex, ipv4 };

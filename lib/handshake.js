@@ -15,10 +15,7 @@ const { codes, netbiosError } = require('./errors');
 const { TRACING, HEADER_LENGTH, State, SENT, NO_BACKLOG } = require('./constants');
 const { outOfRange } = require('./options');
 const { onEstablished, pumpAgain } = require('./delivery');
-
-function ipv4(address) {
-  return `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`;
-}
+const { ipv4 } = require('./connecting');
 
 /** The object handed to attach()'s callback for each SESSION REQUEST. */
 class SessionRequest {

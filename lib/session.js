@@ -57,6 +57,7 @@ class NetbiosSession extends EventEmitter {
     this._native = null; // id of this session's state in the native table, while open
     this._socket = null;
     this._callback = null; // attach()'s or connect()'s, until it is called
+    this._host = null; // the host connect() was given (the core's dials name it, retargets aside)
     this._timerDue = 0; // for deadlines/closing
     this._timerSlot = -1;
     // Received data not yet delivered: {chunk, offset, events, index, epoch}
@@ -165,6 +166,7 @@ class NetbiosSession extends EventEmitter {
       return this;
     }
     this._callback = callback;
+    this._host = host;
     this._dialNext();
     return this;
   }

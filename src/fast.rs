@@ -344,40 +344,6 @@ impl<'call> Call<'call> {
         Ok(Value::new(result))
     }
 
-    /// A JS string holding `text`.
-    fn string(&self, text: &str) -> Outcome<'call> {
-        let mut result = ptr::null_mut();
-        // SAFETY: env is this call's; `text` is `text.len()` bytes of UTF-8
-        // that outlive the call (Node copies them), and a str's length fits
-        // isize; `result` is a local for the handle.
-        let status = unsafe {
-            sys::napi_create_string_utf8(
-                self.env,
-                text.as_ptr().cast(),
-                text.len() as isize,
-                &mut result,
-            )
-        };
-        check(status, "cannot make a string")?;
-        Ok(Value::new(result))
-    }
-
-    /// A JS array of `items`.
-    fn array<const N: usize>(&self, items: [Value<'call>; N]) -> Outcome<'call> {
-        let mut array = ptr::null_mut();
-        // SAFETY: env is this call's; `array` is a local for the handle.
-        let status = unsafe { sys::napi_create_array_with_length(self.env, N, &mut array) };
-        check(status, "cannot make an array")?;
-        for (index, item) in items.into_iter().enumerate() {
-            // SAFETY: env is this call's; `array` was just made and `item`
-            // is a handle of this call; setting an element of a fresh plain
-            // array runs no JS.
-            let status = unsafe { sys::napi_set_element(self.env, array, index as u32, item.raw) };
-            check(status, "cannot fill an array")?;
-        }
-        Ok(Value::new(array))
-    }
-
     fn null(&self) -> Outcome<'call> {
         let mut result = ptr::null_mut();
         // SAFETY: env is this call's; `result` is a local for the handle.
@@ -639,13 +605,23 @@ fn decode(id: u32, chunk: &[u8], offset: u32, events: &mut [u32], now: f64) -> u
     super::feed(id, chunk, offset, events, now)
 }
 
-/// takeDial(id) -> [host, port] or null
+/// takeDial(id, words) -> port or null. `words[0]` is then 0 when the host
+/// to dial is the one openCall was given, or 1 with the IPv4 address a
+/// retarget named in `words[1]`: no string crosses for the usual dial.
 fn take_dial<'call>(call: &mut Call<'call>) -> Outcome<'call> {
-    let [id] = call.args::<1>()?;
-    match super::take_dial(call.u32(id)?).map_err(failure)? {
+    let [id, words] = call.args::<2>()?;
+    let id = call.u32(id)?;
+    let words = call.elements_mut::<u32>(words)?;
+    let [kind, address, ..] = words else {
+        return Err("netbios-session: takeDial needs two words".into());
+    };
+    match super::take_dial(id).map_err(failure)? {
         Some((host, port)) => {
-            let items = [call.string(&host)?, call.number(f64::from(port))?];
-            call.array(items)
+            (*kind, *address) = match host {
+                None => (0, 0),
+                Some(ip) => (1, u32::from(ip)),
+            };
+            call.number(f64::from(port))
         }
         None => call.null(),
     }

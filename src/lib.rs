@@ -256,12 +256,17 @@ pub fn feed(id: u32, chunk: &[u8], offset: u32, events: &mut [u32], now: f64) ->
     count as u32
 }
 
-/// The dial the session decided on, once, as (host, port); none if there
-/// is none. (JS gets `[host, port]` or null: src/fast.rs `takeDial`.)
-pub fn take_dial(id: u32) -> Result<Option<(String, u32)>> {
+/// The dial the session decided on, once; none if there is none. The host
+/// is `None` when it is the one `open_call` was given (JS still holds that
+/// string: it does not come back), else the IPv4 address a retarget named.
+/// (JS gets the port and the address in words: src/fast.rs `takeDial`.)
+pub fn take_dial(id: u32) -> Result<Option<(Option<Ipv4Addr>, u16)>> {
     with_table(|table| {
         let dial = table.session(id)?.poll_dial();
-        Ok(dial.map(|Dial { host, port }| (host.to_string(), u32::from(port))))
+        Ok(dial.map(|Dial { host, port }| match host {
+            Host::Name(_) => (None, port),
+            Host::Addr(address) => (Some(address), port),
+        }))
     })
 }
 

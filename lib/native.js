@@ -34,8 +34,8 @@ const table = {
   accept: fast.accept,
   reject: binding.reject,
   retarget: binding.retarget,
-  answerUnheard: binding.answerUnheard,
-  end: binding.end,
+  answerUnheard: fast.answerUnheard,
+  end: fast.end,
   frameBatch: fast.frameBatch,
   messageHeader: binding.messageHeader,
 };

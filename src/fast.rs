@@ -1,7 +1,8 @@
 //! Node-API entry points written by hand for the calls made per socket
 //! chunk and per session setup: `open`, `openCall`, `close`, `state`,
 //! `feed`, `takeDial`, `connected`, `takeTransmit`, `frameBatch`, `pollTimeout`,
-//! `accept` and `endOfInput` (the names in `FUNCTIONS`).
+//! `accept`, `answerUnheard`, `end` and `endOfInput` (the names in
+//! `FUNCTIONS`).
 //!
 //! napi-rs wraps every generated function that takes arguments in a
 //! borrow-tracking scope, which allocates on each call: `pollTimeout` took
@@ -667,6 +668,21 @@ fn accept<'call>(call: &mut Call<'call>) -> Outcome<'call> {
     call.number(f64::from(state))
 }
 
+/// answerUnheard(id, autoAccept, now) -> state
+fn answer_unheard<'call>(call: &mut Call<'call>) -> Outcome<'call> {
+    let [id, auto_accept, now] = call.args::<3>()?;
+    let id = call.u32(id)?;
+    let state = super::answer_unheard(id, call.bool(auto_accept)?, call.f64(now)?);
+    call.number(f64::from(state.map_err(failure)?))
+}
+
+/// end(id, now) -> state
+fn end<'call>(call: &mut Call<'call>) -> Outcome<'call> {
+    let [id, now] = call.args::<2>()?;
+    let state = super::end(call.u32(id)?, call.f64(now)?).map_err(failure)?;
+    call.number(f64::from(state))
+}
+
 /// endOfInput(id) -> state
 fn end_of_input<'call>(call: &mut Call<'call>) -> Outcome<'call> {
     let [id] = call.args::<1>()?;
@@ -695,7 +711,7 @@ macro_rules! callbacks {
     };
 }
 
-const FUNCTIONS: [(&str, Callback); 12] = callbacks![
+const FUNCTIONS: [(&str, Callback); 14] = callbacks![
     "open" => open,
     "openCall" => open_call,
     "close" => close,
@@ -707,6 +723,8 @@ const FUNCTIONS: [(&str, Callback); 12] = callbacks![
     "frameBatch" => frame_batch,
     "pollTimeout" => poll_timeout,
     "accept" => accept,
+    "answerUnheard" => answer_unheard,
+    "end" => end,
     "endOfInput" => end_of_input,
 ];
 

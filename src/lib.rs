@@ -412,14 +412,12 @@ pub fn retarget(id: u32, host: String, port: u32, now: f64) -> Result<u32> {
 
 /// Called: answers a request nobody was there to hear (no attach()
 /// callback): accepted with `autoAccept`, else refused.
-#[napi]
 pub fn answer_unheard(id: u32, auto_accept: bool, now: f64) -> Result<u32> {
     let now = millis(now);
     command(id, |session| session.answer_unheard(auto_accept, now))
 }
 
 /// Ends the session at `now` (see `Session::end`); returns the state.
-#[napi]
 pub fn end(id: u32, now: f64) -> Result<u32> {
     with_table(|table| {
         let session = table.session(id)?;

@@ -2,7 +2,9 @@
 // One side of one benchmark, run in its own process by benchmark/run.js:
 //   node benchmark/peers.js ROLE JSON-OPTIONS
 // Servers report {port} to the parent over IPC; the measuring side reports
-// its figure ({value, unit}) and the parent stops both processes.
+// when its window starts ({window: 'start'}) and then its figure ({value}),
+// and the parent stops both processes. The parent reads what CPU time each
+// process used in between.
 //
 // "ours" roles use NetbiosSession; "raw" roles are the baseline: plain net
 // sockets moving the same frame bytes (the limit of what Node can do).
@@ -33,6 +35,7 @@ function windowMeter(count) {
     setTimeout(() => {
       const begin = count();
       const t0 = process.hrtime.bigint();
+      report({ window: 'start' });
       setTimeout(() => {
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
         report({ value: (count() - begin) / seconds });

@@ -2,7 +2,9 @@
 // `npm run bench`: every figure measured side by side with its baseline in
 // the same run, alternating ours / baseline, median of REPS repetitions,
 // sender and receiver in separate processes (benchmark/peers.js).
-// Prints a table of ratios, writes benchmark/results.json and renders
+// Prints a table of ratios, then the CPU time each process spent per
+// message and per MiB (which side is the bottleneck, ours and baseline),
+// writes benchmark/results.json and renders
 // benchmark/throughput.svg. Options: --reps N, --only SUBSTRING, --render,
 // --no-rust. Then the Rust crate's figures ("rust ..."), from cargo.
 
@@ -19,8 +21,33 @@ const RUN_TIMEOUT_MS = 20000;
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
+// /proc counts CPU time in USER_HZ ticks, 100 a second on every Linux.
+const CLOCK_TICKS = 100;
 
-/** Starts `server`, then `client` against its port; resolves with whichever reports {value}. */
+/**
+ * The CPU time (µs, all threads, user and system) process `pid` has used,
+ * read from Linux's /proc (in 10 ms ticks); null where there is none. Read
+ * from outside: a sender in a write loop can keep its own event loop busy
+ * for most of a second, and would answer a question late.
+ */
+function cpuTime(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After "pid (command) ": state is field 3; utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts `server`, then `client` against its port; resolves with what the
+ * measuring side reports: {value, seconds, cpu}, where `cpu` is the CPU
+ * time (µs) each process (server, client) used within the measured window
+ * of `seconds`, or null for a figure that has no window (memory) or where
+ * CPU time cannot be read.
+ */
 function measure(server, client, options, nodeFlags = []) {
   return new Promise((resolve, reject) => {
     const children = [];
@@ -46,9 +73,19 @@ function measure(server, client, options, nodeFlags = []) {
       else resolve(value);
     };
     const timer = setTimeout(() => finish(new Error(`${server}/${client} timed out`)), RUN_TIMEOUT_MS);
+    let atStart = null;
+    let startedAt = 0n;
     function onMessage(message) {
       if (message.port !== undefined) spawn(client, { port: message.port });
-      else if (message.value !== undefined) finish(null, message.value);
+      else if (message.window === 'start') {
+        atStart = children.map((child) => cpuTime(child.pid));
+        startedAt = process.hrtime.bigint();
+      } else if (message.value !== undefined) {
+        const after = children.map((child) => cpuTime(child.pid));
+        const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+        const known = atStart !== null && [...atStart, ...after].every((time) => time !== null);
+        finish(null, { value: message.value, seconds, cpu: known ? after.map((used, i) => used - atStart[i]) : null });
+      }
     }
     spawn(server, {});
   });
@@ -78,6 +115,7 @@ for (const [label, size, direct, target] of sizes) {
     size,
     ours: ['recv-ours', 'send-ours'],
     base: ['recv-raw', 'send-raw'],
+    processes: ['receiving', 'sending'],
     options: { size, direct },
     unit: 'messages/s',
     target,
@@ -87,6 +125,7 @@ figures.push({
   name: 'ping-pong 64 B',
   ours: ['pong-ours', 'ping-ours'],
   base: ['pong-raw', 'ping-raw'],
+  processes: ['echoing', 'pinging'],
   options: {},
   // Both figures near their target that move the most between runs (each
   // side's rate by 5% and more from one repetition to the next, with the
@@ -99,6 +138,7 @@ figures.push({
   name: 'session setups',
   ours: ['accept-ours', 'setup-ours'],
   base: ['accept-raw', 'setup-raw'],
+  processes: ['accepting', 'calling'],
   options: {},
   minReps: 7,
   unit: 'setups/s',
@@ -132,6 +172,7 @@ figures.push({
   size: KiB,
   ours: ['recv-ours', 'send-ours'],
   base: ['recv-raw', 'send-raw'],
+  processes: ['receiving', 'sending'],
   options: { size: KiB, sessions: 100 },
   unit: 'messages/s',
 });
@@ -141,6 +182,55 @@ function format(value, unit) {
   if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M`;
   if (value >= 1e3) return `${(value / 1e3).toFixed(1)} k`;
   return value.toFixed(1);
+}
+
+/**
+ * What each process of a figure spent in the measured window, medians over
+ * the repetitions: CPU µs per unit (message, round trip, setup), ms per MiB
+ * moved (throughput figures), and `busy`, the share of one core it used.
+ */
+function cpuFigures(figure, results) {
+  const measured = results.filter((result) => result.cpu !== null);
+  if (measured.length === 0) return null;
+  return figure.processes.map((name, side) => {
+    const perUnit = median(measured.map(({ value, seconds, cpu }) => cpu[side] / (value * seconds)));
+    const busy = median(measured.map(({ seconds, cpu }) => cpu[side] / 1e6 / seconds));
+    const perMiB = figure.size ? (perUnit * MiB) / figure.size / 1000 : null;
+    return { process: name, perUnit, perMiB, busy };
+  });
+}
+
+/** Prints cpuFigures for every figure that has them, ours beside the baseline. */
+function printCpu(rows) {
+  const measured = rows.filter((row) => row.cpu && row.cpu.ours && row.cpu.baseline);
+  if (measured.length === 0) return;
+  console.log('\nCPU time of each process in the measured window (medians): µs per unit (message, round trip or setup),');
+  console.log('ms per MiB moved, and the share of one core it kept busy; "<" marks the busier process, the likely bottleneck.');
+  const header = ['figure', 'process', 'ours µs', 'ms/MiB', 'busy', '', 'base µs', 'ms/MiB', 'busy', ''];
+  const widths = [34, 11, 10, 9, 7, 2, 10, 9, 7, 2];
+  const line = (cells) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('');
+  console.log(line(header));
+  const number = (value) => (value === null ? '' : value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0));
+  for (const row of measured) {
+    const busiest = (side) => Math.max(...side.map((p) => p.busy));
+    row.cpu.ours.forEach((ours, i) => {
+      const base = row.cpu.baseline[i];
+      console.log(
+        line([
+          i === 0 ? row.name : '',
+          ours.process,
+          number(ours.perUnit),
+          number(ours.perMiB),
+          `${(ours.busy * 100).toFixed(0)}%`,
+          ours.busy === busiest(row.cpu.ours) ? '<' : '',
+          number(base.perUnit),
+          number(base.perMiB),
+          `${(base.busy * 100).toFixed(0)}%`,
+          base.busy === busiest(row.cpu.baseline) ? '<' : '',
+        ])
+      );
+    });
+  }
 }
 
 function verdict(figure, ours, base) {
@@ -217,8 +307,8 @@ async function main() {
       ours.push(await measure(...figure.ours, figure.options, figure.nodeFlags));
       base.push(await measure(...figure.base, figure.options, figure.nodeFlags));
     }
-    const o = median(ours);
-    const b = median(base);
+    const o = median(ours.map((result) => result.value));
+    const b = median(base.map((result) => result.value));
     const ratio = o / b;
     const target =
       figure.targetDelta !== undefined ? `<= +${figure.targetDelta} B` : figure.target !== undefined ? `>= ${figure.target}` : '';
@@ -229,7 +319,8 @@ async function main() {
       unit: figure.unit,
       ours: o,
       baseline: b,
-      samples: { ours, baseline: base },
+      samples: { ours: ours.map((result) => result.value), baseline: base.map((result) => result.value) },
+      cpu: figure.processes ? { ours: cpuFigures(figure, ours), baseline: cpuFigures(figure, base) } : null,
       ratio,
       target,
       verdict: verdict(figure, o, b),
@@ -249,6 +340,7 @@ async function main() {
     ];
     console.log(cells.join(''));
   }
+  printCpu(rows);
   const results = {
     date: new Date().toISOString(),
     node: process.version,

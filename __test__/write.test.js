@@ -98,8 +98,8 @@ test("COMPAT write: returns false when the kernel buffer fills and 'drain' follo
 
 test("COMPAT write: small messages coalesced into one socket write still return false at the high-water mark, and 'drain' always follows", async (t) => {
   // Small writes are batched per tick; write() must say "wait" by the same
-  // rule as a socket, and a 'drain' must come even when the socket itself
-  // took the batch without filling up.
+  // rule as a socket (its buffer at the high-water mark, the kernel's full),
+  // and a 'drain' must follow.
   const { session, peer } = await established(t);
   session.on('error', (error) => assert.fail(error));
   const message = pattern(64, 6);

@@ -106,11 +106,16 @@ const methods = {
       if (writer.callbacks === null) writer.callbacks = [callback];
       else writer.callbacks.push(callback);
     }
+    // The batch is the session's own buffer, bounded (BATCH_MAX): it goes
+    // out when full and at the end of the tick. So, as with a plain socket
+    // that hands each write to the kernel at once, the caller waits only
+    // when the socket itself is full. (Counting the batch against the
+    // socket's high-water mark sent messages of 16 KiB one per tick, each
+    // in a write of its own.)
     const socket = this._socket;
-    if (socket.writableLength + writer.used < socket.writableHighWaterMark) return true;
-    // The caller will wait for 'drain': make sure one comes even if the
-    // socket takes the batch without filling up.
+    if (socket.writableLength < socket.writableHighWaterMark) return true;
     writer.needDrain = true;
+    this._awaitDrain();
     return false;
   },
 

@@ -671,9 +671,9 @@ fn accept<'call>(call: &mut Call<'call>) -> Outcome<'call> {
 /// answerUnheard(id, autoAccept, now) -> state
 fn answer_unheard<'call>(call: &mut Call<'call>) -> Outcome<'call> {
     let [id, auto_accept, now] = call.args::<3>()?;
-    let id = call.u32(id)?;
-    let state = super::answer_unheard(id, call.bool(auto_accept)?, call.f64(now)?);
-    call.number(f64::from(state.map_err(failure)?))
+    let (id, auto_accept, now) = (call.u32(id)?, call.bool(auto_accept)?, call.f64(now)?);
+    let state = super::answer_unheard(id, auto_accept, now).map_err(failure)?;
+    call.number(f64::from(state))
 }
 
 /// end(id, now) -> state

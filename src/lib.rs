@@ -419,10 +419,10 @@ pub fn answer_unheard(id: u32, auto_accept: bool, now: f64) -> Result<u32> {
 
 /// Ends the session at `now` (see `Session::end`); returns the state.
 pub fn end(id: u32, now: f64) -> Result<u32> {
-    with_table(|table| {
-        let session = table.session(id)?;
-        session.end(millis(now));
-        Ok(state_number(session.state()))
+    let now = millis(now);
+    command(id, |session| {
+        session.end(now);
+        Ok(())
     })
 }
 

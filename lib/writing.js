@@ -44,7 +44,6 @@ class Writer {
     this.callbacks = null; // write callbacks of the messages in `batch`
     this.flushScheduled = false; // the batch goes out on the next tick, or after delivery
     this.flushAfterPump = false; // ... after delivery: _pump sends it when it is done
-    this.needDrain = false; // write() returned false; 'drain' is owed
     this.drainListened = false; // the socket's 'drain' has a listener (see _awaitDrain)
   }
 }
@@ -52,10 +51,6 @@ class Writer {
 // Where the core's queued control frames are taken, one for all sessions
 // (JS runs one call at a time): MAX_CONTROL_FRAME fits any of them.
 const queued = Buffer.alloc(MAX_CONTROL_FRAME);
-
-function emitDrain(session) {
-  if (!session._terminated) session._emit('drain');
-}
 
 function flushBatchSoon(session) {
   session._writer.flushScheduled = false;
@@ -114,7 +109,7 @@ const methods = {
     // in a write of its own.)
     const socket = this._socket;
     if (socket.writableLength < socket.writableHighWaterMark) return true;
-    writer.needDrain = true;
+    // The socket refused a write to get here, so its 'drain' will come.
     this._awaitDrain();
     return false;
   },
@@ -139,12 +134,7 @@ const methods = {
     const accepted = this._socket.write(bytes, callbacks === null ? undefined : (error) => {
       for (const callback of callbacks) callback(error);
     });
-    if (!accepted) {
-      this._awaitDrain();
-    } else if (writer.needDrain) {
-      writer.needDrain = false;
-      process.nextTick(emitDrain, this);
-    }
+    if (!accepted) this._awaitDrain();
   },
 
   /**
@@ -171,7 +161,6 @@ const methods = {
   },
 
   _onDrain() {
-    this._writer.needDrain = false;
     this._emit('drain');
   },
 

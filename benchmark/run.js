@@ -6,7 +6,13 @@
 // message and per MiB (which side is the bottleneck, ours and baseline),
 // writes benchmark/results.json and renders
 // benchmark/throughput.svg. Options: --reps N, --only SUBSTRING, --render,
-// --no-rust. Then the Rust crate's figures ("rust ..."), from cargo.
+// --no-rust, --against DIR. Then the Rust crate's figures ("rust ..."),
+// from cargo.
+//
+// `--against DIR` compares two versions instead: the baseline of every
+// figure is then the other checkout's netbios-session (its own, built tree
+// in DIR, its benchmark/peers.js), alternating with this one in the same
+// run. It prints each figure's change and writes no files.
 
 const { fork, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -17,6 +23,7 @@ const argv = process.argv.slice(2);
 const REPS = Number(argv[argv.indexOf('--reps') + 1]) || 3;
 const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : null;
 const PEERS = path.join(__dirname, 'peers.js');
+const AGAINST = argv.includes('--against') ? path.resolve(argv[argv.indexOf('--against') + 1] || '') : null;
 const RUN_TIMEOUT_MS = 20000;
 
 const KiB = 1024;
@@ -48,11 +55,11 @@ function cpuTime(pid) {
  * of `seconds`, or null for a figure that has no window (memory) or where
  * CPU time cannot be read.
  */
-function measure(server, client, options, nodeFlags = []) {
+function measure(server, client, options, nodeFlags = [], peers = PEERS) {
   return new Promise((resolve, reject) => {
     const children = [];
     const spawn = (role, extra) => {
-      const child = fork(PEERS, [role, JSON.stringify({ ...options, ...extra })], {
+      const child = fork(peers, [role, JSON.stringify({ ...options, ...extra })], {
         execArgv: ['--expose-gc', ...nodeFlags],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
@@ -234,6 +241,11 @@ function printCpu(rows) {
 }
 
 function verdict(figure, ours, base) {
+  // Two versions: how this one differs (the targets are against plain sockets).
+  if (AGAINST !== null) {
+    if (figure.lowerIsBetter) return `${ours - base >= 0 ? '+' : ''}${(ours - base).toFixed(0)} B`;
+    return `${ours >= base ? '+' : ''}${((ours / base - 1) * 100).toFixed(1)}%`;
+  }
   if (figure.targetDelta !== undefined) {
     return ours - base <= figure.targetDelta ? 'met' : 'MISSED';
   }
@@ -295,9 +307,13 @@ async function main() {
   const rows = [];
   const selected = figures.filter((figure) => !ONLY || figure.name.includes(ONLY));
   if (selected.length === 0) return;
+  if (AGAINST !== null && !fs.existsSync(path.join(AGAINST, 'benchmark', 'peers.js'))) {
+    throw new Error(`--against ${AGAINST}: no benchmark/peers.js there; give a built checkout of netbios-session`);
+  }
   console.log(`netbios-session benchmarks: ${REPS} repetitions (more where a figure says so), ours and baseline alternating, medians`);
+  if (AGAINST !== null) console.log(`baseline: the netbios-session in ${AGAINST} (same roles, its benchmark/peers.js)`);
   console.log(`${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}\n`);
-  const header = ['figure', 'ours', 'baseline', 'ratio', 'target', ''];
+  const header = ['figure', 'ours', 'baseline', 'ratio', AGAINST === null ? 'target' : '', AGAINST === null ? '' : 'change'];
   console.log(header.map((h, i) => (i === 0 ? h.padEnd(34) : h.padStart(12))).join(''));
   for (const figure of selected) {
     const ours = [];
@@ -305,13 +321,17 @@ async function main() {
     const reps = Math.max(REPS, figure.minReps || 0);
     for (let rep = 0; rep < reps; rep++) {
       ours.push(await measure(...figure.ours, figure.options, figure.nodeFlags));
-      base.push(await measure(...figure.base, figure.options, figure.nodeFlags));
+      base.push(
+        AGAINST === null
+          ? await measure(...figure.base, figure.options, figure.nodeFlags)
+          : await measure(...figure.ours, figure.options, figure.nodeFlags, path.join(AGAINST, 'benchmark', 'peers.js'))
+      );
     }
     const o = median(ours.map((result) => result.value));
     const b = median(base.map((result) => result.value));
     const ratio = o / b;
     const target =
-      figure.targetDelta !== undefined ? `<= +${figure.targetDelta} B` : figure.target !== undefined ? `>= ${figure.target}` : '';
+      AGAINST !== null ? '' : figure.targetDelta !== undefined ? `<= +${figure.targetDelta} B` : figure.target !== undefined ? `>= ${figure.target}` : '';
     const row = {
       name: figure.name,
       group: figure.group,
@@ -341,6 +361,8 @@ async function main() {
     console.log(cells.join(''));
   }
   printCpu(rows);
+  // A comparison of two versions is not this version's record.
+  if (AGAINST !== null) return;
   const results = {
     date: new Date().toISOString(),
     node: process.version,
@@ -359,7 +381,7 @@ async function main() {
 
 /** Runs the Rust benchmark with the same --only and --reps; throws if it fails. */
 function runRust() {
-  if (argv.includes('--no-rust')) return;
+  if (argv.includes('--no-rust') || AGAINST !== null) return;
   // Its figures are named "rust ..." (crates/netbios-session-tokio/examples/bench).
   if (ONLY && !ONLY.startsWith('rust')) return;
   const args = ['run', '--release', '--quiet', '-p', 'netbios-session-tokio', '--example', 'bench', '--'];

@@ -515,3 +515,29 @@ test('COMPAT direct: attach() sends nothing of its own before the first message 
   session.end();
   assert.equal((await transport.peer.rest()).length, 0);
 });
+
+test('attach: a stream whose chunks are over a SharedArrayBuffer gets its messages whole, in memory of their own (memory)', async () => {
+  const [local, remote] = duplexPair();
+  const session = new NetbiosSession({ direct: true });
+  session.on('error', (error) => assert.fail(error));
+  session.attach(local);
+  await nextEvent(session, 'connect');
+  // Two direct-mode frames in one shared chunk, the second split across two.
+  const frames = Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from('abc'), Buffer.from([0, 0, 0, 4]), Buffer.from('defg')]);
+  const shared = Buffer.from(new SharedArrayBuffer(frames.length));
+  frames.copy(shared);
+  const received = [];
+  session.on('message', (message) => received.push(message));
+  local.push(shared.subarray(0, 9));
+  local.push(shared.subarray(9));
+  await settle();
+  assert.deepEqual(received.map(String), ['abc', 'defg']);
+  // The core read a private copy; what 'message' hands out is not a view of
+  // memory another thread could be writing.
+  for (const message of received) assert.ok(!(message.buffer instanceof SharedArrayBuffer));
+  // Writing into the shared memory afterwards changes no delivered message.
+  shared.fill(0x7a);
+  assert.deepEqual(received.map(String), ['abc', 'defg']);
+  session.destroy();
+  remote.destroy();
+});

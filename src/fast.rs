@@ -299,10 +299,10 @@ impl<'call> Call<'call> {
         //   JS memory;
         // - other threads: not checked here (it would take another Node-API
         //   call). A chunk over a SharedArrayBuffer that another thread
-        //   writes meanwhile would be a data race. Node's sockets never emit
-        //   one; lib/ passes on as is what a stream given to `attach` emits,
-        //   so such a stream must not either (lib/ would have to copy shared
-        //   chunks to rule it out).
+        //   writes meanwhile would be a data race, so lib/ copies any such
+        //   chunk before it feeds it (lib/delivery.js `_onData`: a stream
+        //   given to `attach` may emit one; Node's sockets never do), and
+        //   lib/ is this binding's only caller.
         let read = unsafe { std::slice::from_raw_parts(read.data.as_ptr(), read.length) };
         // SAFETY: as for `read`: `write.data` holds `write.length` `W`s,
         // which stay valid while `self` is borrowed mutably, and nothing

@@ -375,12 +375,14 @@ pub fn check_session(data: &[u8]) {
             LifeOp::Connected => {
                 let result = life.session.handle_connected(life.now);
                 assert_eq!(life.twin.session.handle_connected(life.now), result);
-                // A new connection: nothing of the last one's bytes is read.
-                life.twin.input.clear();
                 assert_eq!(result.is_ok(), state == State::Dialing);
                 if result.is_err() {
+                    // Refused: no new connection, and the bytes of the
+                    // current one (a message in progress) still count.
                     assert_eq!(life.session.state(), state);
                 } else {
+                    // A new connection: nothing of the last one's bytes is read.
+                    life.twin.input.clear();
                     life.dial = None;
                     let next = life.session.state();
                     assert!(matches!(next, State::AwaitingResponse | State::Established));

@@ -23,8 +23,30 @@ const argv = process.argv.slice(2);
 const REPS = Number(argv[argv.indexOf('--reps') + 1]) || 3;
 const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : null;
 const PEERS = path.join(__dirname, 'peers.js');
-const AGAINST = argv.includes('--against') ? path.resolve(argv[argv.indexOf('--against') + 1] || '') : null;
+const AGAINST = againstDir();
 const RUN_TIMEOUT_MS = 20000;
+
+/** Ends the run over a bad command line (exit 2), saying why. */
+function refuse(message) {
+  console.error(`npm run bench: ${message}`);
+  process.exit(2);
+}
+
+/** `--against DIR`, resolved; null without it. A missing DIR, or this checkout itself, is refused. */
+function againstDir() {
+  const at = argv.indexOf('--against');
+  if (at < 0) return null;
+  const given = argv[at + 1];
+  if (given === undefined || given.startsWith('--')) {
+    return refuse('--against needs the directory of another built checkout of netbios-session');
+  }
+  const dir = path.resolve(given);
+  if (dir === path.resolve(__dirname, '..')) return refuse(`--against ${dir}: that is this checkout`);
+  if (!fs.existsSync(path.join(dir, 'benchmark', 'peers.js'))) {
+    return refuse(`--against ${dir}: no benchmark/peers.js there; give a built checkout of netbios-session`);
+  }
+  return dir;
+}
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -240,6 +262,13 @@ function printCpu(rows) {
   }
 }
 
+/** The figure's target as printed; none when comparing two versions. */
+function targetText(figure) {
+  if (AGAINST !== null) return '';
+  if (figure.targetDelta !== undefined) return `<= +${figure.targetDelta} B`;
+  return figure.target !== undefined ? `>= ${figure.target}` : '';
+}
+
 function verdict(figure, ours, base) {
   // Two versions: how this one differs (the targets are against plain sockets).
   if (AGAINST !== null) {
@@ -307,9 +336,6 @@ async function main() {
   const rows = [];
   const selected = figures.filter((figure) => !ONLY || figure.name.includes(ONLY));
   if (selected.length === 0) return;
-  if (AGAINST !== null && !fs.existsSync(path.join(AGAINST, 'benchmark', 'peers.js'))) {
-    throw new Error(`--against ${AGAINST}: no benchmark/peers.js there; give a built checkout of netbios-session`);
-  }
   console.log(`netbios-session benchmarks: ${REPS} repetitions (more where a figure says so), ours and baseline alternating, medians`);
   if (AGAINST !== null) console.log(`baseline: the netbios-session in ${AGAINST} (same roles, its benchmark/peers.js)`);
   console.log(`${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}\n`);
@@ -330,8 +356,7 @@ async function main() {
     const o = median(ours.map((result) => result.value));
     const b = median(base.map((result) => result.value));
     const ratio = o / b;
-    const target =
-      AGAINST !== null ? '' : figure.targetDelta !== undefined ? `<= +${figure.targetDelta} B` : figure.target !== undefined ? `>= ${figure.target}` : '';
+    const target = targetText(figure);
     const row = {
       name: figure.name,
       group: figure.group,

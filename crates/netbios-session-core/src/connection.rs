@@ -488,6 +488,9 @@ impl Connection {
     }
 
     fn decode(&mut self, chunk: &[u8], pos: &mut usize) -> Option<Event> {
+        if let Some(event) = self.whole_message(chunk, pos) {
+            return Some(event);
+        }
         loop {
             if self.phase == Phase::Failed {
                 *pos = chunk.len();
@@ -564,6 +567,37 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// The usual case, read without touching the read state: an established
+    /// connection between frames, and a SESSION MESSAGE whose header and body
+    /// are both in `chunk`. Anything else (part of a frame, another type, a
+    /// header to refuse) is left to the general path in [`decode`](Self::decode).
+    #[inline(always)]
+    fn whole_message(&self, chunk: &[u8], pos: &mut usize) -> Option<Event> {
+        if self.phase != Phase::Established
+            || !matches!(self.read, ReadState::Header { filled: 0, .. })
+        {
+            return None;
+        }
+        let (&[kind, flags, high, low], body) = chunk.get(*pos..)?.split_first_chunk()?;
+        if kind != FrameType::SessionMessage as u8 {
+            return None;
+        }
+        let length = self
+            .message_encoding
+            .decode_length(flags, u16::from_be_bytes([high, low]))
+            .ok()?;
+        if length > self.max_message_length || length as usize > body.len() {
+            return None;
+        }
+        let start = *pos + HEADER_LEN;
+        *pos = start + length as usize;
+        Some(Event::Message {
+            range: start..*pos,
+            first: true,
+            last: true,
+        })
     }
 
     /// Checks a complete header against the phase and the type's length rule.

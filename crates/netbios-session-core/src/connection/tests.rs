@@ -447,6 +447,81 @@ fn message_ranges_point_into_the_chunk() {
     );
 }
 
+/// A SESSION MESSAGE whose frame is all in the chunk is read in one step;
+/// the header checks of the general path must hold for it all the same.
+#[test]
+fn whole_frames_in_the_chunk_meet_every_header_check() {
+    let next = |s: &mut Connection, chunk: &[u8]| {
+        let mut pos = 0;
+        let mut events = Vec::new();
+        while let Some(event) = s.next_event(0, chunk, &mut pos) {
+            events.push(event);
+        }
+        events
+    };
+    let mut capped = with_max(Role::Direct, 4);
+    assert_eq!(
+        next(
+            &mut capped,
+            &[0, 0, 0, 4, 1, 2, 3, 4, 0, 0, 0, 5, 1, 2, 3, 4, 5]
+        ),
+        [
+            Event::Message {
+                range: 4..8,
+                first: true,
+                last: true
+            },
+            Event::Error(ProtocolError::MessageTooLong { length: 5, max: 4 }),
+        ]
+    );
+    // A reserved FLAGS bit, with the body there.
+    let mut netbios = established_called();
+    assert!(matches!(
+        next(&mut netbios, &[0, 0x02, 0, 1, 9])[..],
+        [Event::Error(ProtocolError::ReservedFlags { .. })]
+    ));
+    // A message before the handshake, and one before the request is answered.
+    let mut called = session(Role::Called);
+    assert!(matches!(
+        next(&mut called, &[0, 0, 0, 1, 9])[..],
+        [Event::Error(ProtocolError::UnexpectedFrame { .. })]
+    ));
+    let mut caller = awaiting_response();
+    assert!(matches!(
+        next(&mut caller, &[0, 0, 0, 1, 9])[..],
+        [Event::Error(ProtocolError::UnexpectedFrame { .. })]
+    ));
+    // The legacy length bit is 0x80: RFC 1002's 0x01 is reserved there.
+    let mut legacy = Connection::new(
+        Role::Called,
+        Config {
+            legacy_length_bit: true,
+            max_message_length: MAX_NETBIOS_LENGTH,
+            timers: Timers::default(),
+        },
+    )
+    .unwrap();
+    next(
+        &mut legacy,
+        &request_bytes(&name("DST", 0x20), &name("SRC", 0)),
+    );
+    legacy.accept(0).unwrap();
+    let mut frame = vec![0, 0x80, 0, 0];
+    frame.resize(4 + 65_536, 7);
+    assert_eq!(
+        next(&mut legacy, &frame),
+        [Event::Message {
+            range: 4..frame.len(),
+            first: true,
+            last: true
+        }]
+    );
+    assert!(matches!(
+        next(&mut legacy, &[0, 0x01, 0, 1, 9])[..],
+        [Event::Error(ProtocolError::ReservedFlags { .. })]
+    ));
+}
+
 #[test]
 fn end_of_input_inside_a_frame_is_an_error() {
     let mut s = established_called();

@@ -15,7 +15,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::ops::Range;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::call::{CallError, CallPlan, Next};
 use crate::connection::{self, Config, ConfigError, Connection, FrameProgress, Millis, Role};
@@ -385,11 +385,17 @@ impl Session {
             };
             let mut pos = 0;
             let event = self.next_event(now, &input[..limit], &mut pos);
-            let used = input.split_to(pos);
+            let mut used = input.split_to(pos);
             let received = match event {
                 None if pos == 0 => return None,
                 None => continue,
-                Some(Event::Message { range, .. }) => Received::Message(used.freeze().slice(range)),
+                Some(Event::Message { range, .. }) => {
+                    // The frame's bytes become the message, less the header:
+                    // nothing copied, one reference taken.
+                    used.advance(range.start);
+                    used.truncate(range.len());
+                    Received::Message(used.freeze())
+                }
                 Some(Event::Request { called, calling }) => Received::Request { called, calling },
                 Some(Event::Established) => Received::Established,
                 Some(Event::Fallback { called }) => Received::Fallback { called },

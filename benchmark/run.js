@@ -1,7 +1,8 @@
 'use strict';
 // `npm run bench`: every figure measured side by side with its baseline in
-// the same run, alternating ours / baseline, median of REPS repetitions,
-// sender and receiver in separate processes (benchmark/peers.js).
+// the same run, alternating ours / baseline (each first in turn), median
+// of REPS repetitions, sender and receiver in separate processes
+// (benchmark/peers.js).
 // Prints a table of ratios, then the CPU time each process spent per
 // message and per MiB (which side is the bottleneck, ours and baseline),
 // writes benchmark/results.json and renders
@@ -336,7 +337,7 @@ async function main() {
   const rows = [];
   const selected = figures.filter((figure) => !ONLY || figure.name.includes(ONLY));
   if (selected.length === 0) return;
-  console.log(`netbios-session benchmarks: ${REPS} repetitions (more where a figure says so), ours and baseline alternating, medians`);
+  console.log(`netbios-session benchmarks: ${REPS} repetitions (more where a figure says so), ours and baseline alternating (each first in turn), medians`);
   if (AGAINST !== null) console.log(`baseline: the netbios-session in ${AGAINST} (same roles, its benchmark/peers.js)`);
   console.log(`${os.cpus().length} x ${os.cpus()[0].model}, Node ${process.version}\n`);
   const header = ['figure', 'ours', 'baseline', 'ratio', AGAINST === null ? 'target' : '', AGAINST === null ? '' : 'change'];
@@ -345,13 +346,22 @@ async function main() {
     const ours = [];
     const base = [];
     const reps = Math.max(REPS, figure.minReps || 0);
+    const measureOurs = () => measure(...figure.ours, figure.options, figure.nodeFlags);
+    const measureBase = () =>
+      AGAINST === null
+        ? measure(...figure.base, figure.options, figure.nodeFlags)
+        : measure(...figure.ours, figure.options, figure.nodeFlags, path.join(AGAINST, 'benchmark', 'peers.js'));
     for (let rep = 0; rep < reps; rep++) {
-      ours.push(await measure(...figure.ours, figure.options, figure.nodeFlags));
-      base.push(
-        AGAINST === null
-          ? await measure(...figure.base, figure.options, figure.nodeFlags)
-          : await measure(...figure.ours, figure.options, figure.nodeFlags, path.join(AGAINST, 'benchmark', 'peers.js'))
-      );
+      // Which goes first swaps every repetition: in a day of A/Bs of two
+      // versions at 64 KiB - 1, the one measured first came out lower in
+      // most runs, whichever version it was.
+      if (rep % 2 === 0) {
+        ours.push(await measureOurs());
+        base.push(await measureBase());
+      } else {
+        base.push(await measureBase());
+        ours.push(await measureOurs());
+      }
     }
     const o = median(ours.map((result) => result.value));
     const b = median(base.map((result) => result.value));

@@ -580,14 +580,14 @@ impl Connection {
         {
             return None;
         }
-        let (&[kind, flags, high, low], body) = chunk.get(*pos..)?.split_first_chunk()?;
-        if kind != FrameType::SessionMessage as u8 {
+        let (header, body) = chunk.get(*pos..)?.split_first_chunk()?;
+        let Ok(Header {
+            frame_type: FrameType::SessionMessage,
+            length,
+        }) = Header::decode(*header, self.message_encoding)
+        else {
             return None;
-        }
-        let length = self
-            .message_encoding
-            .decode_length(flags, u16::from_be_bytes([high, low]))
-            .ok()?;
+        };
         if length > self.max_message_length || length as usize > body.len() {
             return None;
         }

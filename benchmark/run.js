@@ -126,6 +126,19 @@ const median = (values) => {
   return sorted[Math.floor(sorted.length / 2)];
 };
 
+/**
+ * How far one side's repetitions spread: half the distance between their
+ * quartiles, as a share of their median (with three repetitions, half the
+ * range). A change smaller than the spreads is not shown by the run.
+ */
+const spread = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const last = sorted.length - 1;
+  const q1 = sorted[Math.floor(last / 4)];
+  const q3 = sorted[Math.ceil((3 * last) / 4)];
+  return (q3 - q1) / 2 / median(values);
+};
+
 // What to measure. `unit` is what `value` counts per second (or per session);
 // `higher` says which direction is better; `target` is the issue's goal.
 const figures = [];
@@ -375,6 +388,7 @@ async function main() {
       ours: o,
       baseline: b,
       samples: { ours: ours.map((result) => result.value), baseline: base.map((result) => result.value) },
+      spread: { ours: spread(ours.map((result) => result.value)), baseline: spread(base.map((result) => result.value)) },
       cpu: figure.processes ? { ours: cpuFigures(figure, ours), baseline: cpuFigures(figure, base) } : null,
       ratio,
       target,
@@ -392,6 +406,7 @@ async function main() {
       ratio.toFixed(3).padStart(12),
       target.padStart(12),
       `  ${row.verdict}${figure.size ? `  (${row.oursMiB.toFixed(0)} vs ${row.baseMiB.toFixed(0)} MiB/s)` : ''}  ${figure.unit}`,
+      `  spread ±${(row.spread.ours * 100).toFixed(0)}% / ±${(row.spread.baseline * 100).toFixed(0)}%`,
     ];
     console.log(cells.join(''));
   }

@@ -3,7 +3,8 @@
 // the same run, alternating ours / baseline (each first in turn), median
 // of REPS repetitions, sender and receiver in separate processes
 // (benchmark/peers.js).
-// Prints a table of ratios, then the CPU time each process spent per
+// Prints a table of ratios (each row ends with the spread of both sides'
+// repetitions: see `spread`), then the CPU time each process spent per
 // message and per MiB (which side is the bottleneck, ours and baseline),
 // writes benchmark/results.json and renders
 // benchmark/throughput.svg. Options: --reps N, --only SUBSTRING, --render,

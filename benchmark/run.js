@@ -122,10 +122,9 @@ function measure(server, client, options, nodeFlags = [], peers = PEERS) {
   });
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
+const ascending = (values) => [...values].sort((a, b) => a - b);
+const middle = (sorted) => sorted[Math.floor(sorted.length / 2)];
+const median = (values) => middle(ascending(values));
 
 /**
  * How far one side's repetitions spread: half the distance between their
@@ -133,11 +132,11 @@ const median = (values) => {
  * range). A change smaller than the spreads is not shown by the run.
  */
 const spread = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = ascending(values);
   const last = sorted.length - 1;
   const q1 = sorted[Math.floor(last / 4)];
   const q3 = sorted[Math.ceil((3 * last) / 4)];
-  return (q3 - q1) / 2 / median(values);
+  return (q3 - q1) / 2 / middle(sorted);
 };
 
 // What to measure. `unit` is what `value` counts per second (or per session);
@@ -377,8 +376,10 @@ async function main() {
         ours.push(await measureOurs());
       }
     }
-    const o = median(ours.map((result) => result.value));
-    const b = median(base.map((result) => result.value));
+    const oursValues = ours.map((result) => result.value);
+    const baseValues = base.map((result) => result.value);
+    const o = median(oursValues);
+    const b = median(baseValues);
     const ratio = o / b;
     const target = targetText(figure);
     const row = {
@@ -388,8 +389,8 @@ async function main() {
       unit: figure.unit,
       ours: o,
       baseline: b,
-      samples: { ours: ours.map((result) => result.value), baseline: base.map((result) => result.value) },
-      spread: { ours: spread(ours.map((result) => result.value)), baseline: spread(base.map((result) => result.value)) },
+      samples: { ours: oursValues, baseline: baseValues },
+      spread: { ours: spread(oursValues), baseline: spread(baseValues) },
       cpu: figure.processes ? { ours: cpuFigures(figure, ours), baseline: cpuFigures(figure, base) } : null,
       ratio,
       target,

@@ -420,6 +420,7 @@ impl Connection {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Millis> {
         match self.phase {
             Phase::AwaitingRequest => self.request_deadline,
@@ -487,9 +488,30 @@ impl Connection {
         Some(event)
     }
 
+    /// [`next_event`](Self::next_event) for the usual case alone: the
+    /// range of a whole SESSION MESSAGE at `chunk[*pos..]`, its header and
+    /// body both there, on an established connection between frames; the
+    /// idle timer restarts as `next_event` restarts it. `None` leaves `*pos`
+    /// where it was: give the chunk to `next_event`.
+    #[inline(always)]
+    pub(crate) fn next_whole_message(
+        &mut self,
+        now: Millis,
+        chunk: &[u8],
+        pos: &mut usize,
+    ) -> Option<Range<usize>> {
+        let range = self.whole_message(chunk, pos)?;
+        self.idle_deadline = self.timers.idle_timeout.map(|t| now.saturating_add(t));
+        Some(range)
+    }
+
     fn decode(&mut self, chunk: &[u8], pos: &mut usize) -> Option<Event> {
-        if let Some(event) = self.whole_message(chunk, pos) {
-            return Some(event);
+        if let Some(range) = self.whole_message(chunk, pos) {
+            return Some(Event::Message {
+                range,
+                first: true,
+                last: true,
+            });
         }
         loop {
             if self.phase == Phase::Failed {
@@ -574,7 +596,7 @@ impl Connection {
     /// are both in `chunk`. Anything else (part of a frame, another type, a
     /// header to refuse) is left to the general path in [`decode`](Self::decode).
     #[inline(always)]
-    fn whole_message(&self, chunk: &[u8], pos: &mut usize) -> Option<Event> {
+    fn whole_message(&self, chunk: &[u8], pos: &mut usize) -> Option<Range<usize>> {
         if self.phase != Phase::Established
             || !matches!(self.read, ReadState::Header { filled: 0, .. })
         {
@@ -593,11 +615,7 @@ impl Connection {
         }
         let start = *pos + HEADER_LEN;
         *pos = start + length as usize;
-        Some(Event::Message {
-            range: start..*pos,
-            first: true,
-            last: true,
-        })
+        Some(start..*pos)
     }
 
     /// Checks a complete header against the phase and the type's length rule.

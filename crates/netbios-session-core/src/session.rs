@@ -368,6 +368,9 @@ impl Session {
     /// reads nothing now (a request awaiting its answer: then `input` keeps
     /// what came behind it; read nothing more until it is answered).
     pub fn decode(&mut self, now: Millis, input: &mut BytesMut) -> Option<Received> {
+        if let Some(message) = self.take_whole_message(now, input) {
+            return Some(Received::Message(message));
+        }
         loop {
             let limit = match self.connection.frame_progress() {
                 // A frame that is all here goes whole (one step); else its
@@ -405,6 +408,40 @@ impl Session {
             };
             return Some(received);
         }
+    }
+
+    /// The usual case of [`decode`](Self::decode), for a driver to try
+    /// first: the whole SESSION MESSAGE at the front of `input`, taken as
+    /// `decode` takes it (a zero-copy slice, the idle timer restarted at
+    /// `now`), when the session is established and none of its deadlines
+    /// has passed at `now`. `None` takes nothing: use `decode`, after
+    /// [`handle_timeout`](Self::handle_timeout) if a deadline is due.
+    ///
+    /// `now` is when `input`'s bytes arrived: a deadline that passes while
+    /// a driver takes messages it had already read is acted on when it
+    /// next reads, so a peer is never timed out over messages it sent in
+    /// time.
+    #[inline]
+    pub fn decode_message(&mut self, now: Millis, input: &mut BytesMut) -> Option<Bytes> {
+        if self.poll_timeout().is_some_and(|at| at <= now) {
+            return None;
+        }
+        self.take_whole_message(now, input)
+    }
+
+    /// A whole SESSION MESSAGE off the front of `input`, if one is there
+    /// and the session reads messages.
+    #[inline(always)]
+    fn take_whole_message(&mut self, now: Millis, input: &mut BytesMut) -> Option<Bytes> {
+        if !matches!(self.state, State::Established | State::Ending) {
+            return None;
+        }
+        let range = self.connection.next_whole_message(now, input, &mut 0)?;
+        // The frame's bytes become the message, less the header: nothing
+        // copied, one reference taken.
+        let mut frame = input.split_to(range.end);
+        frame.advance(range.start);
+        Some(frame.freeze())
     }
 
     /// What a decoded control frame (or a protocol error) means for the session.
@@ -507,6 +544,7 @@ impl Session {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Millis> {
         let setup = || {
             let call = self.call.as_deref()?;

@@ -213,6 +213,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Session<S> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        // The usual case first: a whole message already read, nothing due.
+        if let Some(message) = this.core.decode_message(this.read_at, &mut this.input) {
+            return Poll::Ready(Some(Ok(message)));
+        }
         loop {
             return Poll::Ready(match ready!(this.poll_received(cx)) {
                 Ok(Some(Received::Message(message))) => Some(Ok(message)),

@@ -1,8 +1,10 @@
 //! `Session::decode`, the owned-event form: whole messages as zero-copy
 //! slices whatever the input's split, room reserved for a body once its
-//! header is read, and the same events as `next_event`.
+//! header is read, and the same events as `next_event`; and its usual case
+//! alone, `Session::decode_message`.
 
 use super::*;
+use crate::connection::Timers;
 use crate::frame::{FrameType, Header, LengthEncoding};
 
 fn frame(frame_type: FrameType, encoding: LengthEncoding, payload: &[u8]) -> Vec<u8> {
@@ -182,4 +184,74 @@ fn a_request_keeps_what_came_behind_it_until_answered() {
         called.decode(0, &mut input),
         Some(Received::Message(Bytes::from_static(b"pipelined")))
     );
+}
+
+#[test]
+fn decode_message_takes_whole_messages_and_nothing_else() {
+    let mut session = established();
+    let mut input = BytesMut::new();
+    input.extend_from_slice(&message(b"first"));
+    input.extend_from_slice(&frame(FrameType::KeepAlive, LengthEncoding::Extension, &[]));
+    input.extend_from_slice(&message(b"second")[..7]);
+    let start = input.as_ptr() as usize;
+    let first = session
+        .decode_message(0, &mut input)
+        .expect("a whole message");
+    assert_eq!(&first[..], b"first");
+    assert_eq!(
+        first.as_ptr() as usize,
+        start + HEADER_LEN,
+        "a slice, not a copy"
+    );
+    // A keep-alive, then part of a message: not its case, and nothing taken.
+    let held = input.len();
+    assert_eq!(session.decode_message(0, &mut input), None);
+    assert_eq!(input.len(), held);
+    assert_eq!(session.decode(0, &mut input), Some(Received::KeepAlive));
+    assert_eq!(session.decode_message(0, &mut input), None);
+    assert_eq!(input.len(), 7);
+}
+
+#[test]
+fn decode_message_reads_nothing_before_the_session_is_established() {
+    let config = Config::for_role(Role::Called);
+    let mut session = Session::new(Start::Called, config, 0).unwrap();
+    let mut input = BytesMut::from(&message(b"too early")[..]);
+    assert_eq!(session.decode_message(0, &mut input), None);
+    assert_eq!(input.len(), HEADER_LEN + 9);
+    // The general path refuses it with a reason.
+    assert!(matches!(
+        session.decode(0, &mut input),
+        Some(Received::Failed(_))
+    ));
+}
+
+#[test]
+fn decode_message_leaves_a_due_deadline_to_the_driver_and_restarts_the_idle_timer() {
+    let config = Config {
+        timers: Timers {
+            idle_timeout: Some(1000),
+            ..Timers::default()
+        },
+        ..Config::for_role(Role::Called)
+    };
+    let mut session = Session::new(Start::Established, config, 0).unwrap();
+    let mut input = BytesMut::new();
+    input.extend_from_slice(&message(b"in time"));
+    input.extend_from_slice(&message(b"late"));
+    let message = session
+        .decode_message(400, &mut input)
+        .expect("nothing is due at 400");
+    assert_eq!(&message[..], b"in time");
+    assert_eq!(
+        session.poll_timeout(),
+        Some(1400),
+        "the idle timer restarted"
+    );
+    // At the deadline: None, and the driver handles the timeout.
+    let held = input.len();
+    assert_eq!(session.decode_message(1400, &mut input), None);
+    assert_eq!(input.len(), held);
+    assert!(session.handle_timeout(1400).is_some());
+    assert_eq!(session.decode_message(1400, &mut input), None);
 }

@@ -19,7 +19,9 @@
 //! - `decode` agrees with `next_event`: a twin session given the same
 //!   bytes through `decode` (and the same commands) reports the same
 //!   events, each message whole, and holds no more than the bytes it was
-//!   given plus room for one message of the session's limit.
+//!   given plus room for one message of the session's limit; on every
+//!   other chunk the twin tries `decode_message` first, which takes a
+//!   message's frame exactly or nothing, and agrees as well.
 
 use super::*;
 use bytes::BytesMut;
@@ -116,17 +118,40 @@ enum Seen {
     Failed(ErrorKind),
 }
 
-/// The twin: the same session driven through `decode`.
+/// The twin: the same session driven through `decode`, and on every other
+/// chunk through `decode_message` first, as the tokio driver reads.
 struct Twin {
     session: Session,
     input: BytesMut,
     seen: Vec<Seen>,
+    /// This chunk goes through `decode_message` first (every other one).
+    message_first: bool,
 }
 
 impl Twin {
     fn feed(&mut self, now: Millis, bytes: &[u8]) {
         self.input.extend_from_slice(bytes);
-        while let Some(received) = self.session.decode(now, &mut self.input) {
+        self.message_first = !self.message_first;
+        loop {
+            if self.message_first {
+                let held = self.input.len();
+                let due = self.session.poll_timeout().is_some_and(|at| at <= now);
+                if let Some(message) = self.session.decode_message(now, &mut self.input) {
+                    assert!(!due, "decode_message went past a deadline that is due");
+                    assert_eq!(held - self.input.len(), HEADER_LEN + message.len());
+                    self.seen.push(Seen::Message(message.to_vec()));
+                    assert!(self.seen.len() <= 1 << 16);
+                    continue;
+                }
+                assert_eq!(
+                    self.input.len(),
+                    held,
+                    "decode_message took bytes for nothing"
+                );
+            }
+            let Some(received) = self.session.decode(now, &mut self.input) else {
+                break;
+            };
             self.seen.push(match received {
                 Received::Request { called, calling } => Seen::Request(called, calling),
                 Received::Established => Seen::Established,
@@ -342,6 +367,7 @@ pub fn check_session(data: &[u8]) {
         session: Session::new(start, config, now).expect("the same start as above"),
         input: BytesMut::new(),
         seen: Vec::new(),
+        message_first: false,
     };
     let mut life = Life {
         twin,

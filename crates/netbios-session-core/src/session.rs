@@ -413,14 +413,15 @@ impl Session {
     /// The usual case of [`decode`](Self::decode), for a driver to try
     /// first: the whole SESSION MESSAGE at the front of `input`, taken as
     /// `decode` takes it (a zero-copy slice, the idle timer restarted at
-    /// `now`), when the session is established and none of its deadlines
-    /// has passed at `now`. `None` takes nothing: use `decode`, after
-    /// [`handle_timeout`](Self::handle_timeout) if a deadline is due.
+    /// `now`), when the session reads messages (established, or ending)
+    /// and none of its deadlines has passed at `now`. `None` takes nothing:
+    /// use `decode`, after [`handle_timeout`](Self::handle_timeout) if a
+    /// deadline is due at `now`.
     ///
-    /// `now` is when `input`'s bytes arrived: a deadline that passes while
-    /// a driver takes messages it had already read is acted on when it
-    /// next reads, so a peer is never timed out over messages it sent in
-    /// time.
+    /// `now` is when `input`'s bytes arrived, as for `decode`. A driver
+    /// that judges deadlines by it acts on one that had passed when the
+    /// bytes were read before decoding them, and on one that passed since
+    /// once they are decoded (the tokio driver does).
     #[inline]
     pub fn decode_message(&mut self, now: Millis, input: &mut BytesMut) -> Option<Bytes> {
         if self.poll_timeout().is_some_and(|at| at <= now) {

@@ -40,6 +40,8 @@ const HIGH_WATER: usize = 1024 * 1024;
 /// Deadlines (idle timeout, keep-alives) are kept by the reading side:
 /// a session that is read (or whose read half is) keeps them. The timer
 /// wakes one task, the reader's; a session that is only written keeps none.
+/// Frames already read when a deadline passes are delivered before it is
+/// acted on: an application slow to take them loses none to its own delay.
 #[derive(Debug)]
 pub struct Session<S> {
     pub(crate) io: S,
@@ -110,8 +112,26 @@ impl<S> Session<S> {
         }
     }
 
-    /// Acts on every passed deadline; arms the timer for the next. A
-    /// failure is returned once (the core is then over and has no deadline).
+    /// Acts on the deadlines that had passed when the bytes in `input`
+    /// arrived: they come before those bytes are decoded. A failure is
+    /// returned once (the core is then over and has no deadline).
+    fn handle_deadlines_at_read(&mut self) -> Option<SessionError> {
+        while self
+            .core
+            .poll_timeout()
+            .is_some_and(|at| at <= self.read_at)
+        {
+            if let Some(error) = self.core.handle_timeout(self.read_at) {
+                return Some(error);
+            }
+            self.take_transmit();
+        }
+        None
+    }
+
+    /// Acts on every deadline passed by the clock; arms the timer for the
+    /// next. A failure is returned once (the core is then over and has no
+    /// deadline).
     fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> Option<SessionError> {
         loop {
             let at = self.core.poll_timeout()?;
@@ -143,16 +163,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     /// The next event the core decodes, reading as needed; `None` once the
     /// peer ended its stream cleanly or the session is over. What the core
     /// queued meanwhile (keep-alives) is written out while waiting to read.
+    ///
+    /// Deadlines are judged by when bytes arrived: one that had passed
+    /// when the buffered bytes were read is acted on before them; one that
+    /// passed since, once they are decoded and before the next read. So
+    /// frames read in time are never lost to a deadline that passed while
+    /// the application was busy, whatever frames they are.
     pub(crate) fn poll_received(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<Received>, Error>> {
         loop {
-            if let Some(error) = self.poll_deadlines(cx) {
+            if let Some(error) = self.handle_deadlines_at_read() {
                 return Poll::Ready(Err(error.into()));
             }
             if let Some(received) = self.core.decode(self.read_at, &mut self.input) {
                 return Poll::Ready(Ok(Some(received)));
+            }
+            if let Some(error) = self.poll_deadlines(cx) {
+                return Poll::Ready(Err(error.into()));
             }
             if self.core.state().is_over() || self.read_closed {
                 return Poll::Ready(Ok(None));
@@ -213,7 +242,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Session<S> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        // The usual case first: a whole message already read, nothing due.
+        // The usual case first: a whole message already read, and no
+        // deadline that had passed when it was (see `poll_received`).
         if let Some(message) = this.core.decode_message(this.read_at, &mut this.input) {
             return Poll::Ready(Some(Ok(message)));
         }

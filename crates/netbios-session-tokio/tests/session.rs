@@ -340,6 +340,24 @@ async fn keep_alives_go_out_and_an_idle_peer_times_out() {
     assert!(error.to_string().contains("idleTimeout"), "{error}");
 }
 
+#[tokio::test(start_paused = true)]
+async fn frames_read_before_a_deadline_are_delivered_after_it() {
+    let (mut peer, ours) = tokio::io::duplex(4096);
+    let options = Options::new().idle_timeout(Duration::from_secs(1));
+    let mut session = Session::established(ours, &options).unwrap();
+    // A message, a keep-alive and a message, read together with the first.
+    peer.write_all(b"\x00\x00\x00\x03one\x85\x00\x00\x00\x00\x00\x00\x03two")
+        .await
+        .unwrap();
+    assert_eq!(&session.next().await.unwrap().unwrap()[..], b"one");
+    // The application takes its time: the idle deadline passes meanwhile.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(&session.next().await.unwrap().unwrap()[..], b"two");
+    // Nothing more was read in time: now the deadline counts.
+    let error = session.next().await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout);
+}
+
 #[tokio::test]
 async fn split_halves_work_from_two_tasks() {
     let (a, b) = tokio::io::duplex(1024);

@@ -255,3 +255,20 @@ fn decode_message_leaves_a_due_deadline_to_the_driver_and_restarts_the_idle_time
     assert!(session.handle_timeout(1400).is_some());
     assert_eq!(session.decode_message(1400, &mut input), None);
 }
+
+#[test]
+fn decode_message_reads_an_ending_session_until_its_close_deadline() {
+    let mut session = established();
+    session.end(100);
+    assert_eq!(session.state(), State::Ending);
+    let close_at = session.poll_timeout().expect("a close deadline");
+    let mut input = BytesMut::new();
+    input.extend_from_slice(&message(b"late reply"));
+    input.extend_from_slice(&message(b"too late"));
+    let reply = session
+        .decode_message(close_at - 1, &mut input)
+        .expect("before the deadline");
+    assert_eq!(&reply[..], b"late reply");
+    assert_eq!(session.decode_message(close_at, &mut input), None);
+    assert_eq!(input.len(), HEADER_LEN + 8);
+}

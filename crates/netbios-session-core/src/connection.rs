@@ -399,18 +399,6 @@ impl Connection {
         }
     }
 
-    /// The length of the whole frame `input` begins with, when the decoder
-    /// is between frames and `input` holds its header (the header is judged
-    /// by [`next_event`](Self::next_event), not here).
-    pub(crate) fn frame_len_ahead(&self, input: &[u8]) -> Option<usize> {
-        if !matches!(self.read, ReadState::Header { filled: 0, .. }) {
-            return None;
-        }
-        let bytes = input.get(..HEADER_LEN)?.try_into().ok()?;
-        let header = Header::decode(bytes, self.message_encoding).ok()?;
-        Some(HEADER_LEN + header.length as usize)
-    }
-
     pub(crate) fn establish(&mut self, now: Millis) {
         self.phase = Phase::Established;
         self.request_deadline = None;

@@ -373,12 +373,9 @@ impl Session {
         }
         loop {
             let limit = match self.connection.frame_progress() {
-                // A frame that is all here goes whole (one step); else its
-                // header alone, so that the body after it waits as below.
-                FrameProgress::Header(missing) => match self.connection.frame_len_ahead(input) {
-                    Some(whole) if whole <= input.len() => whole,
-                    _ => missing.min(input.len()),
-                },
+                // A whole message went above; anything else goes header
+                // first, so that a message's body waits as below.
+                FrameProgress::Header(missing) => missing.min(input.len()),
                 FrameProgress::Body(remaining) if input.len() < remaining => {
                     input.reserve(remaining - input.len());
                     return None;
